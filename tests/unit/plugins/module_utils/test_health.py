@@ -1,0 +1,418 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Tests for module_utils/health.py against real HTTP servers on 127.0.0.1."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from ansible_collections.hailo.services.plugins.module_utils import health
+
+
+# --------------------------------------------------------------------------- helpers
+
+class StubService:
+    """A real HTTP server on 127.0.0.1.
+
+    ``responder(index, path)`` returns ``(status, body, delay)``: ``body`` is a dict
+    (sent as JSON) or a str (sent as text), ``delay`` seconds are slept before answering.
+    """
+
+    def __init__(self, responder, port=0):
+        self.responder = responder
+        self.paths = []
+        self._lock = threading.Lock()
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 (http.server API)
+                with stub._lock:
+                    index = len(stub.paths)
+                    stub.paths.append(self.path)
+                status, body, delay = stub.responder(index, self.path)
+                if delay:
+                    time.sleep(delay)
+                if isinstance(body, (dict, list)):
+                    data = json.dumps(body).encode()
+                    ctype = "application/json"
+                else:
+                    data = str(body).encode()
+                    ctype = "text/plain"
+                self.send_response(status)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05})
+        self.thread.daemon = True
+        self.thread.start()
+
+    @property
+    def count(self):
+        with self._lock:
+            return len(self.paths)
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class RawService:
+    """A TCP listener that reads one request per connection, then either closes without
+    answering (``behaviour(index) == "close"``) or answers a minimal HTTP 200."""
+
+    def __init__(self, behaviour):
+        self.behaviour = behaviour
+        self.count = 0
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.sock.settimeout(0.05)
+        self.port = self.sock.getsockname()[1]
+        self._stop = threading.Event()
+        self.thread = threading.Thread(target=self._serve)
+        self.thread.daemon = True
+        self.thread.start()
+
+    def _serve(self):
+        while not self._stop.is_set():
+            try:
+                conn = self.sock.accept()[0]
+            except (socket.timeout, OSError):
+                continue
+            with conn:
+                conn.settimeout(1)
+                try:
+                    conn.recv(65536)
+                except OSError:
+                    pass
+                index = self.count
+                self.count += 1
+                if self.behaviour(index) != "close":
+                    conn.sendall(b"HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n"
+                                 b"Content-Length: 16\r\n\r\n{\"status\": \"ok\"}")
+
+    def close(self):
+        self._stop.set()
+        self.thread.join(2)
+        self.sock.close()
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def always(status, body, delay=0.0):
+    return lambda index, path: (status, body, delay)
+
+
+@pytest.fixture
+def stubs():
+    made = []
+
+    def make(responder, port=0):
+        stub = StubService(responder, port=port)
+        made.append(stub)
+        return stub
+
+    yield make
+    for stub in made:
+        stub.close()
+
+
+def timed_check(services, **kwargs):
+    start = time.monotonic()
+    report = health.check_services(services, **kwargs)
+    return report, time.monotonic() - start
+
+
+# --------------------------------------------------------------------------- pure helpers
+
+@pytest.mark.parametrize("name, expected", [
+    ("hailo-ocr", "ocr"),
+    ("Hailo_OCR", "ocr"),
+    ("ocr", "ocr"),
+    (" hailo-depth ", "depth"),
+])
+def test_canonical_service_name(name, expected):
+    assert health.canonical_service_name(name) == expected
+
+
+def test_default_paths():
+    assert health.default_path("hailo-ollama") == "/api/version"
+    assert health.default_path("hailo-piper") == "/health"
+    items = health.normalize_services([
+        {"name": "hailo-ollama", "port": 11434},
+        {"name": "hailo-depth", "port": 11439, "path": "/health/ready"},
+        {"name": "hailo-ocr", "port": 11436, "path": None},
+    ])
+    assert [i["path"] for i in items] == ["/api/version", "/health/ready", "/health"]
+
+
+def test_validate_accepts_good_list():
+    assert health.validate_services([]) == []
+    assert health.validate_services([
+        {"name": "hailo-ocr", "port": 11436, "path": None},
+        {"name": "hailo-depth", "port": 1, "path": "/health/ready"},
+        {"name": "hailo-pose", "port": 65535},
+    ]) == []
+
+
+@pytest.mark.parametrize("services, culprit", [
+    ([{"name": "hailo-ocr", "port": 1}, {"name": "hailo-ocr", "port": 2}], "hailo-ocr is listed twice"),
+    ([{"name": "hailo-pose", "port": 70000}], "hailo-pose: port 70000 is out of range"),
+    ([{"name": "hailo-pose", "port": 0}], "hailo-pose: port 0 is out of range"),
+    ([{"name": "hailo-pose", "port": True}], "hailo-pose: port True is not an integer"),
+    ([{"name": "hailo-clip", "port": 5000, "path": "health"}], "hailo-clip: path 'health' must start with '/'"),
+    ([{"name": "", "port": 5000}], "services[0] has no name"),
+])
+def test_validate_names_the_culprit(services, culprit):
+    errors = health.validate_services(services)
+    assert len(errors) == 1
+    assert culprit in errors[0]
+
+
+def test_failure_message_names_every_unhealthy_service():
+    report = {
+        "services": {
+            "a": {"ok": True, "detail": "answered 200 in 1.0 ms"},
+            "b": {"ok": False, "detail": "port 2 answers as c, not b"},
+            "d": {"ok": False, "detail": "connection refused on 127.0.0.1:4 until the 1 s deadline"},
+        },
+        "healthy": ["a"],
+        "unhealthy": ["b", "d"],
+    }
+    assert health.failure_message(report) == (
+        "2 of 3 services unhealthy: b: port 2 answers as c, not b; "
+        "d: connection refused on 127.0.0.1:4 until the 1 s deadline")
+    report["unhealthy"] = []
+    assert health.failure_message(report) is None
+
+
+def test_empty_list_is_ok():
+    report, elapsed = timed_check([], timeout=5)
+    assert report == {"services": {}, "healthy": [], "unhealthy": []}
+    assert elapsed < 0.5
+
+
+# --------------------------------------------------------------------------- single services
+
+def test_healthy_service(stubs):
+    stub = stubs(always(200, {"status": "healthy", "service": "hailo-piper", "model_loaded": True}, 0.05))
+    report, elapsed = timed_check([{"name": "hailo-piper", "port": stub.port}], timeout=5)
+    entry = report["services"]["hailo-piper"]
+    assert entry["ok"] is True
+    assert entry["status"] == 200
+    assert entry["attempts"] == 1
+    assert entry["latency_ms"] >= 50.0
+    assert entry["detail"] == "answered 200 in %.1f ms" % entry["latency_ms"]
+    assert (entry["port"], entry["path"]) == (stub.port, "/health")
+    assert report["healthy"] == ["hailo-piper"] and report["unhealthy"] == []
+    assert stub.paths == ["/health"]
+    assert elapsed < 1
+
+
+def test_body_without_service_name_and_non_json_body_are_healthy(stubs):
+    quiet = stubs(always(200, {"status": "ok", "model": "m", "model_loaded": True}))
+    text = stubs(always(204, ""))
+    same = stubs(always(200, {"service": "OCR"}))
+    report = health.check_services([
+        {"name": "hailo-clip", "port": quiet.port},
+        {"name": "hailo-vision", "port": text.port},
+        {"name": "hailo-ocr", "port": same.port},
+    ], timeout=5)
+    assert report["healthy"] == ["hailo-clip", "hailo-vision", "hailo-ocr"]
+    assert report["services"]["hailo-vision"]["status"] == 204
+
+
+def test_model_loading_503_is_retried_until_ready(stubs):
+    def responder(index, path):
+        if index < 3:
+            return 503, {"ready": False, "reason": "model_loading"}, 0
+        return 200, {"ready": True}, 0
+
+    stub = stubs(responder)
+    report, elapsed = timed_check(
+        [{"name": "hailo-depth", "port": stub.port, "path": "/health/ready"}],
+        timeout=5, interval=0.05)
+    entry = report["services"]["hailo-depth"]
+    assert entry["ok"] is True
+    assert entry["status"] == 200
+    assert entry["attempts"] == 4
+    assert entry["detail"].endswith("after 4 attempts")
+    assert stub.paths == ["/health/ready"] * 4
+    assert elapsed < 2
+
+
+def test_other_service_fails_fast(stubs):
+    stub = stubs(always(200, {"status": "healthy", "service": "hailo-ocr"}))
+    report, elapsed = timed_check([{"name": "hailo-depth", "port": stub.port}], timeout=10)
+    entry = report["services"]["hailo-depth"]
+    assert elapsed < 1.5, "must not wait for the 10 s deadline"
+    assert entry["ok"] is False
+    assert entry["attempts"] == 1
+    assert entry["status"] == 200
+    assert entry["detail"] == "port %d answers as hailo-ocr, not hailo-depth" % stub.port
+    assert report["unhealthy"] == ["hailo-depth"]
+
+
+def test_other_service_while_loading_fails_fast(stubs):
+    stub = stubs(always(503, {"ready": False, "reason": "model_loading", "service": "hailo-pose"}))
+    report, elapsed = timed_check([{"name": "hailo-depth", "port": stub.port}], timeout=10)
+    assert elapsed < 1.5
+    assert report["services"]["hailo-depth"]["detail"].startswith("port %d answers as hailo-pose" % stub.port)
+    assert stub.count == 1
+
+
+def test_refused_until_deadline():
+    port = free_port()
+    report, elapsed = timed_check([{"name": "hailo-piper", "port": port}], timeout=1.5, interval=0.2)
+    entry = report["services"]["hailo-piper"]
+    assert 1.4 <= elapsed < 2.2
+    assert entry["ok"] is False
+    assert entry["status"] is None
+    assert entry["attempts"] >= 5
+    assert entry["detail"] == "connection refused on 127.0.0.1:%d until the 1.5 s deadline" % port
+
+
+def test_service_that_starts_late_becomes_healthy(stubs):
+    port = free_port()
+    timer = threading.Timer(0.5, lambda: stubs(always(200, {"status": "healthy"}), port=port))
+    timer.start()
+    try:
+        report, elapsed = timed_check([{"name": "hailo-clip", "port": port}], timeout=5, interval=0.1)
+    finally:
+        timer.join()
+    entry = report["services"]["hailo-clip"]
+    assert entry["ok"] is True, entry
+    assert entry["attempts"] > 1
+    assert 0.4 <= elapsed < 2
+
+
+def test_ollama_defaults_to_api_version(stubs):
+    def responder(index, path):
+        if path == "/api/version":
+            return 200, {"version": "0.5.1"}, 0
+        return 404, "not found", 0
+
+    stub = stubs(responder)
+    report, elapsed = timed_check([{"name": "hailo-ollama", "port": stub.port}], timeout=3)
+    entry = report["services"]["hailo-ollama"]
+    assert entry["ok"] is True
+    assert entry["path"] == "/api/version"
+    assert "(version 0.5.1)" in entry["detail"]
+    assert stub.paths == ["/api/version"]
+    assert elapsed < 1
+
+
+def test_connection_closed_without_answer_is_retried():
+    raw = RawService(lambda index: "close" if index < 2 else "http")
+    try:
+        report = health.check_services([{"name": "hailo-face", "port": raw.port}], timeout=5, interval=0.05)
+    finally:
+        raw.close()
+    entry = report["services"]["hailo-face"]
+    assert entry["ok"] is True, entry
+    assert entry["attempts"] == 3
+
+
+def test_probe_once_kinds():
+    raw = RawService(lambda index: "close")
+    try:
+        probe = health.probe_once("127.0.0.1", raw.port, "/health", 2)
+    finally:
+        raw.close()
+    assert probe["kind"] == health.KIND_EMPTY
+    assert probe["status"] is None
+    probe = health.probe_once("127.0.0.1", free_port(), "/health", 2)
+    assert probe["kind"] == health.KIND_REFUSED
+
+
+# --------------------------------------------------------------------------- fleets
+
+def test_concurrent_probes(stubs):
+    servers = [stubs(always(200, {"status": "ok"}, 0.3)) for dummy in range(10)]
+    services = [{"name": "svc-%d" % i, "port": s.port} for i, s in enumerate(servers)]
+    report, elapsed = timed_check(services, timeout=10)
+    assert report["healthy"] == [s["name"] for s in services]
+    assert elapsed < 1.5, "10 x 0.3 s probes took %.2f s: not concurrent" % elapsed
+    assert all(s.count == 1 for s in servers)
+
+
+@pytest.fixture(scope="module")
+def fleet_at_deadline():
+    """One call, timeout 1 s, where nothing becomes healthy in time."""
+    loading = StubService(always(503, {"ready": False, "reason": "model_loading"}))
+    status_loading = StubService(always(503, {"status": "loading"}))
+    broken = StubService(always(500, {"error": "boom"}))
+    closing = RawService(lambda index: "close")
+    hung = socket.socket(socket.AF_INET, socket.SOCK_STREAM)  # listens, never answers
+    hung.bind(("127.0.0.1", 0))
+    hung.listen(16)
+    dead = [free_port() for dummy in range(4)]
+    ports = {
+        "hailo-depth": loading.port,
+        "hailo-whisper": status_loading.port,
+        "hailo-vision": broken.port,
+        "hailo-face": closing.port,
+        "hailo-florence": hung.getsockname()[1],
+    }
+    for i, port in enumerate(dead):
+        ports["dead-%d" % i] = port
+    services = [{"name": n, "port": p} for n, p in ports.items()]
+    try:
+        report, elapsed = timed_check(services, timeout=1, interval=0.1)
+    finally:
+        for server in (loading, status_loading, broken, closing):
+            server.close()
+        hung.close()
+    return {"report": report, "elapsed": elapsed, "ports": ports, "counts": {
+        "hailo-depth": loading.count, "hailo-vision": broken.count}}
+
+
+def test_deadline_is_global(fleet_at_deadline):
+    assert 0.9 <= fleet_at_deadline["elapsed"] < 1.8
+    report = fleet_at_deadline["report"]
+    assert report["healthy"] == []
+    assert report["unhealthy"] == list(fleet_at_deadline["ports"])
+
+
+@pytest.mark.parametrize("name, status, detail", [
+    ("hailo-depth", 503, "still loading (503 model_loading) on 127.0.0.1:{port} at the 1 s deadline"),
+    ("hailo-whisper", 503, "still loading (503 loading) on 127.0.0.1:{port} at the 1 s deadline"),
+    ("hailo-vision", 500, "answered 500 to GET /health on 127.0.0.1:{port} until the 1 s deadline"),
+    ("hailo-face", None, "127.0.0.1:{port} closed the connection without answering until the 1 s deadline"),
+    ("hailo-florence", None, "no answer from 127.0.0.1:{port} within the 1 s deadline"),
+    ("dead-0", None, "connection refused on 127.0.0.1:{port} until the 1 s deadline"),
+])
+def test_detail_at_deadline(fleet_at_deadline, name, status, detail):
+    entry = fleet_at_deadline["report"]["services"][name]
+    port = fleet_at_deadline["ports"][name]
+    assert entry["ok"] is False
+    assert entry["status"] == status
+    assert entry["detail"] == detail.format(port=port)
+    if name != "hailo-florence":
+        assert entry["attempts"] > 1, "must retry until the deadline"
+
+
+def test_non_2xx_is_retried(fleet_at_deadline):
+    assert fleet_at_deadline["counts"]["hailo-depth"] > 1
+    assert fleet_at_deadline["counts"]["hailo-vision"] > 1

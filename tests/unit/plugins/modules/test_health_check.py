@@ -1,0 +1,192 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""End-to-end tests: run plugins/modules/health_check.py as a subprocess, the way
+Ansible's module debugging entry point does, against real servers on 127.0.0.1."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))))
+COLLECTIONS_DIR = os.path.join(REPO_ROOT, ".collections")
+MODULE = os.path.join(REPO_ROOT, "plugins", "modules", "health_check.py")
+
+
+class Stub:
+    """HTTP server on 127.0.0.1 answering every GET with ``status`` and JSON ``body``."""
+
+    def __init__(self, status, body):
+        self.paths = []
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 (http.server API)
+                stub.paths.append(self.path)
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05})
+        thread.daemon = True
+        thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def stub():
+    made = []
+
+    def make(status, body):
+        server = Stub(status, body)
+        made.append(server)
+        return server
+
+    yield make
+    for server in made:
+        server.close()
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def run_module(tmp_path, args):
+    """Run the module in a subprocess; return (parsed stdout JSON, returncode, seconds)."""
+    assert os.path.isdir(os.path.join(COLLECTIONS_DIR, "ansible_collections", "hailo", "services"))
+    args_file = tmp_path / "args.json"
+    args_file.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": args}))
+    env = dict(os.environ)
+    env["PYTHONPATH"] = COLLECTIONS_DIR
+    start = time.monotonic()
+    proc = subprocess.run([sys.executable, MODULE, str(args_file)], env=env, cwd=str(tmp_path),
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30, check=False)
+    elapsed = time.monotonic() - start
+    assert proc.stdout, "no output; stderr: %s" % proc.stderr.decode()
+    return json.loads(proc.stdout.decode()), proc.returncode, elapsed
+
+
+def test_all_healthy(tmp_path, stub):
+    piper = stub(200, {"status": "healthy", "service": "hailo-piper", "model_loaded": True})
+    ollama = stub(200, {"version": "0.5.1"})
+    result, rc, elapsed = run_module(tmp_path, {
+        "services": [
+            {"name": "hailo-piper", "port": piper.port},
+            {"name": "hailo-ollama", "port": ollama.port},
+        ],
+        "timeout": 5,
+    })
+    assert rc == 0, result
+    assert elapsed < 5
+    assert not result.get("failed")
+    assert result["changed"] is False
+    assert "results" not in result
+    assert result["healthy"] == ["hailo-piper", "hailo-ollama"]
+    assert result["unhealthy"] == []
+    assert set(result["services"]) == {"hailo-piper", "hailo-ollama"}
+    for entry in result["services"].values():
+        assert entry["ok"] is True
+        assert entry["status"] == 200
+        assert entry["attempts"] == 1
+        assert isinstance(entry["latency_ms"], float)
+        assert entry["detail"].startswith("answered 200 in ")
+    assert piper.paths == ["/health"]
+    assert ollama.paths == ["/api/version"]
+
+
+def test_unhealthy_services_fail_with_every_name(tmp_path, stub):
+    clip = stub(200, {"status": "ok"})
+    squatter = stub(200, {"status": "healthy", "service": "hailo-pose"})
+    dead = free_port()
+    result, rc, elapsed = run_module(tmp_path, {
+        "services": [
+            {"name": "hailo-clip", "port": clip.port},
+            {"name": "hailo-depth", "port": squatter.port},
+            {"name": "hailo-piper", "port": dead},
+        ],
+        "timeout": 1.5,
+        "interval": 0.2,
+    })
+    assert rc != 0
+    assert result["failed"] is True
+    assert result["changed"] is False
+    msg = result["msg"]
+    assert msg == (
+        "2 of 3 services unhealthy: "
+        "hailo-depth: port %d answers as hailo-pose, not hailo-depth; "
+        "hailo-piper: connection refused on 127.0.0.1:%d until the 1.5 s deadline"
+        % (squatter.port, dead))
+    assert "hailo-clip" not in msg
+    # a rescue block can read the details
+    assert result["healthy"] == ["hailo-clip"]
+    assert result["unhealthy"] == ["hailo-depth", "hailo-piper"]
+    assert result["services"]["hailo-depth"]["attempts"] == 1
+    assert result["services"]["hailo-piper"]["status"] is None
+    assert result["services"]["hailo-clip"]["ok"] is True
+    assert elapsed < 5
+
+
+def test_empty_services_list_is_ok(tmp_path):
+    result, rc, elapsed = run_module(tmp_path, {"services": []})
+    assert rc == 0, result
+    assert not result.get("failed")
+    assert (result["services"], result["healthy"], result["unhealthy"]) == ({}, [], [])
+    assert elapsed < 5
+
+
+def test_check_mode_still_probes(tmp_path, stub):
+    server = stub(200, {"status": "ok"})
+    result, rc, elapsed = run_module(tmp_path, {
+        "services": [{"name": "hailo-vision", "port": server.port}],
+        "_ansible_check_mode": True,
+    })
+    assert rc == 0, result
+    assert not result.get("skipped")
+    assert result["changed"] is False
+    assert result["healthy"] == ["hailo-vision"]
+    assert server.paths == ["/health"]
+    assert elapsed < 5
+
+
+@pytest.mark.parametrize("args, culprit", [
+    ({"services": [{"name": "hailo-ocr", "port": 11436}, {"name": "hailo-ocr", "port": 11437}]},
+     "service hailo-ocr is listed twice"),
+    ({"services": [{"name": "hailo-pose", "port": 70000}]},
+     "service hailo-pose: port 70000 is out of range 1-65535"),
+    ({"services": [{"name": "hailo-clip", "port": 5000, "path": "health"}]},
+     "service hailo-clip: path 'health' must start with '/'"),
+    ({"services": [], "timeout": 0}, "timeout must be greater than 0"),
+    ({"services": [], "interval": -1}, "interval must not be negative"),
+    ({"services": [{"name": "hailo-clip"}]}, "port"),
+])
+def test_invalid_arguments_name_the_culprit(tmp_path, args, culprit):
+    result, rc, elapsed = run_module(tmp_path, args)
+    assert rc != 0
+    assert result["failed"] is True
+    assert culprit in result["msg"]
+    assert elapsed < 5
