@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Time the port engine on large random catalogs.
 
 Default: 10,000 services spread over 20 ranges of 1,000 ports (wider when a range would
@@ -49,7 +48,7 @@ def make_catalog(services, ranges, seed=7):
 def best_time(services, ranges, repeat):
     catalog, range_list, reserved, in_use = make_catalog(services, ranges)
     times = []
-    for _ in range(repeat):
+    for _attempt in range(repeat):
         start = time.perf_counter()
         result = reconcile(catalog, ranges=range_list, reserved=reserved, in_use=in_use)
         times.append(time.perf_counter() - start)
@@ -71,7 +70,7 @@ def main():
         growth = "" if previous is None else "%.2f" % (seconds / previous)
         print("%8d  %8d  %10.1f  %s" % (size, moved, seconds * 1000, growth))
         previous = seconds
-    target, _ = best_time(args.services, args.ranges, args.repeat)
+    target, _moved = best_time(args.services, args.ranges, args.repeat)
     print("engine: %d services over %d ranges in %.1f ms (best of %d)"
           % (args.services, args.ranges, target * 1000, args.repeat))
 
