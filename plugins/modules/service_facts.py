@@ -1,0 +1,447 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2025, hailo.services maintainers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: service_facts
+short_description: Gather the ports, JSON copies, unit states and listening sockets of Hailo services
+version_added: 0.1.0
+description:
+  - Reads every Hailo service configuration C(<config_dir>/<service>.yaml) on the host, its
+    JSON copy C(<json_dir>/<service>/<service>.json) and the state of its systemd unit
+    C(<service>.service), and lists every listening TCP socket with the process and unit
+    that holds it. One call gathers everything a port rollout needs.
+  - The service name is the file name without C(.yaml). Names that do not match
+    C(^[a-z0-9][a-z0-9._-]*$) are skipped.
+  - A configuration that cannot be read, does not parse, or has no integer C(server.port)
+    gives an entry with RV(services.error) set; it does not fail the module.
+  - Unit states come from a single C(systemctl show) call for all units. When C(systemctl)
+    is missing or cannot talk to systemd, the states are reported as unknown and
+    RV(systemctl_error) says why.
+  - Listening sockets are read from C(/proc/net/tcp) and C(/proc/net/tcp6); owners are found
+    through C(/proc/<pid>/fd), C(/proc/<pid>/comm) and C(/proc/<pid>/cgroup). C(ss) and
+    C(netstat) are not needed. Run as root to see the owners of other users' sockets.
+  - Results are plain return values, not C(ansible_facts); register them.
+author:
+  - hailo.services maintainers (@hailo)
+options:
+  config_dir:
+    description:
+      - Directory holding the service YAML files.
+      - A missing directory gives no services.
+    type: path
+    default: /etc/hailo
+  json_dir:
+    description:
+      - Base directory of the JSON copies, the services' C(XDG_CONFIG_HOME).
+    type: path
+    default: /etc/xdg
+  unit_dir:
+    description:
+      - Directory where the service unit files live.
+    type: path
+    default: /etc/systemd/system
+  services:
+    description:
+      - Only report these services. A listed service without a YAML file gets an entry
+        with RV(services.error) set.
+      - By default every service in O(config_dir) is reported.
+      - The ports of the listed services' units count as managed for RV(in_use); every
+        other listener is in use.
+    type: list
+    elements: str
+attributes:
+  check_mode:
+    support: full
+    details: The module only reads; it runs normally in check mode.
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
+    details: Linux only (it reads C(/proc)).
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+seealso:
+  - module: hailo.services.service_port
+"""
+
+EXAMPLES = r"""
+- name: Gather what the port rollout needs
+  hailo.services.service_facts:
+  register: hailo_facts
+
+- name: Show which ports other software holds, and who holds them
+  ansible.builtin.debug:
+    msg: "{{ hailo_facts.in_use }} {{ hailo_facts.port_owners }}"
+
+- name: Only look at two services
+  hailo.services.service_facts:
+    services:
+      - hailo-piper
+      - hailo-face
+  register: hailo_some
+"""
+
+RETURN = r"""
+services:
+  description:
+    - One entry per service, keyed by service name.
+  returned: always
+  type: dict
+  sample:
+    hailo-piper:
+      config_path: /etc/hailo/hailo-piper.yaml
+      host: 0.0.0.0
+      port: 5002
+      json_path: /etc/xdg/hailo-piper/hailo-piper.json
+      json_exists: false
+      json_in_step: null
+      json_port: null
+      error: null
+      unit:
+        name: hailo-piper.service
+        path: /etc/systemd/system/hailo-piper.service
+        file_exists: true
+        checksum: 0b6e3c43dd1cbcbd2b0e5ed7bd6d0c4b2f3a0a51
+        known: true
+        exists: true
+        load_state: loaded
+        active: activating
+        sub_state: auto-restart
+        enabled: enabled
+        n_restarts: 42
+        main_pid: null
+  contains:
+    config_path:
+      description: The service YAML.
+      type: str
+      returned: always
+    host:
+      description: C(server.host), or V(null) when unset or unreadable.
+      type: str
+      returned: always
+    port:
+      description:
+        - C(server.port) as an integer (a quoted string of digits counts), or V(null) when
+          it cannot be read.
+      type: int
+      returned: always
+    json_path:
+      description: Where the JSON copy lives.
+      type: str
+      returned: always
+    json_exists:
+      description: Whether the JSON copy exists.
+      type: bool
+      returned: always
+    json_in_step:
+      description:
+        - Whether the JSON copy parses to the same data as the YAML (key order and
+          formatting ignored, types not). V(false) when the copy is missing or invalid,
+          V(null) when the YAML itself cannot be read.
+      type: bool
+      returned: always
+    json_port:
+      description: C(server.port) of the JSON copy, or V(null).
+      type: int
+      returned: always
+    error:
+      description: Why the YAML could not be used, or V(null).
+      type: str
+      returned: always
+    unit:
+      description: The systemd unit C(<service>.service).
+      type: dict
+      returned: always
+      contains:
+        name:
+          description: Unit name.
+          type: str
+          returned: always
+        path:
+          description: The unit file in O(unit_dir).
+          type: str
+          returned: always
+        file_exists:
+          description: Whether that unit file exists.
+          type: bool
+          returned: always
+        checksum:
+          description:
+            - SHA-1 of the unit file, or V(null) when it does not exist. Lets the controller
+              send only the units whose content differs.
+          type: str
+          returned: always
+        known:
+          description: Whether systemd reported on the unit.
+          type: bool
+          returned: always
+        exists:
+          description:
+            - Whether systemd knows the unit (C(LoadState) is not C(not-found)). Without
+              systemd, whether the unit file exists.
+          type: bool
+          returned: always
+        load_state:
+          description: C(LoadState), or V(null) when unknown.
+          type: str
+          returned: always
+        active:
+          description: C(ActiveState), for example C(active), C(failed), C(inactive) or C(activating).
+          type: str
+          returned: always
+        sub_state:
+          description: C(SubState), for example C(running) or C(auto-restart).
+          type: str
+          returned: always
+        enabled:
+          description: C(UnitFileState), for example C(enabled) or C(disabled).
+          type: str
+          returned: always
+        n_restarts:
+          description: C(NRestarts), automatic restarts since the unit was last started by hand.
+          type: int
+          returned: always
+        main_pid:
+          description: C(MainPID), or V(null) when no process runs.
+          type: int
+          returned: always
+listeners:
+  description:
+    - Every listening TCP socket, sorted by port, family and address.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - {port: 5099, address: 127.0.0.1, family: tcp, pid: 812, pids: [812], program: device-manager, unit: null}
+    - {port: 11434, address: "::", family: tcp6, pid: 901, pids: [901], program: hailo-ollama,
+       unit: hailo-ollama.service}
+  contains:
+    port:
+      description: Port number.
+      type: int
+      returned: always
+    address:
+      description: Local address, for example C(0.0.0.0), C(127.0.0.1) or C(::).
+      type: str
+      returned: always
+    family:
+      description: C(tcp) or C(tcp6).
+      type: str
+      returned: always
+    pid:
+      description:
+        - A process holding the socket, or V(null) when unknown. With several holders, the
+          lowest pid that runs in a service unit, else the lowest pid.
+      type: int
+      returned: always
+    pids:
+      description: Every process holding the socket.
+      type: list
+      elements: int
+      returned: always
+    program:
+      description: The process name (C(/proc/<pid>/comm)), or V(null).
+      type: str
+      returned: always
+    unit:
+      description: The systemd service unit of the process, or V(null).
+      type: str
+      returned: always
+in_use:
+  description:
+    - Sorted ports that are listening and not held by the unit of a reported service
+      (including sockets whose owner is unknown). Feed these to the port map as ports in use.
+  returned: always
+  type: list
+  elements: int
+  sample: [22, 5099, 7860]
+port_owners:
+  description:
+    - Listening port (as a string) to the unit holding it, else the program, else C(unknown).
+      Several different owners are joined with C(, ).
+  returned: always
+  type: dict
+  sample: {"5099": device-manager, "11434": hailo-ollama.service}
+systemctl_error:
+  description: Why unit states are unknown, or V(null) when systemctl answered.
+  returned: always
+  type: str
+  sample: "System has not been booted with systemd as init system (PID 1). Can't operate."
+"""
+
+import json
+import os
+import re
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.hailo.services.plugins.module_utils.listeners import (
+    read_listeners,
+    summarize_listeners,
+    systemctl_show_args,
+    unit_states,
+    unknown_unit_state,
+)
+from ansible_collections.hailo.services.plugins.module_utils.yaml_port import (
+    HAS_YAML,
+    PORT_MAX,
+    PORT_MIN,
+    YAML_IMPORT_ERROR,
+    PortFileError,
+    json_in_step,
+    load_yaml,
+    parse_port_value,
+)
+
+SERVICE_NAME = re.compile(r"\A[a-z0-9][a-z0-9._-]*\Z")
+
+
+def discover(config_dir):
+    """Service names of the ``*.yaml`` files in ``config_dir``, sorted."""
+    try:
+        entries = os.listdir(config_dir)
+    except OSError:
+        return []
+    names = []
+    for entry in entries:
+        stem, ext = os.path.splitext(entry)
+        if ext == ".yaml" and SERVICE_NAME.match(stem) and os.path.isfile(os.path.join(config_dir, entry)):
+            names.append(stem)
+    return sorted(names)
+
+
+def _read_text(path):
+    with open(path, "rb") as handle:
+        return handle.read().decode("utf-8")
+
+
+def read_config(config_path):
+    """``(data, host, port, error)`` of one service YAML."""
+    try:
+        data = load_yaml(_read_text(config_path))
+    except (IOError, OSError) as err:
+        return None, None, None, "cannot read %s: %s" % (config_path, err.strerror or err)
+    except UnicodeDecodeError as err:
+        return None, None, None, "%s is not UTF-8: %s" % (config_path, err)
+    except PortFileError as err:
+        return None, None, None, "%s: %s" % (config_path, err)
+    server = data.get("server") if isinstance(data, dict) else None
+    if not isinstance(server, dict):
+        problem = "server is not a mapping" if isinstance(data, dict) and "server" in data else "no server mapping"
+        return data, None, None, "%s: %s" % (config_path, problem)
+    host = server.get("host")
+    host = None if host is None else str(host)
+    if "port" not in server:
+        return data, host, None, "%s: server.port is missing" % config_path
+    port = parse_port_value(server["port"])
+    if port is None:
+        return data, host, None, "%s: server.port is not an integer: %r" % (config_path, server["port"])
+    if not PORT_MIN <= port <= PORT_MAX:
+        return data, host, port, "%s: server.port %d is out of range" % (config_path, port)
+    return data, host, port, None
+
+
+def read_json_copy(json_path, data, yaml_ok):
+    """``(exists, in_step, port)`` of one JSON copy."""
+    if not os.path.isfile(json_path):
+        return False, (False if yaml_ok else None), None
+    try:
+        text = _read_text(json_path)
+    except (IOError, OSError, UnicodeDecodeError):
+        return True, (False if yaml_ok else None), None
+    try:
+        copy = json.loads(text)
+    except ValueError:
+        copy = None
+    server = copy.get("server") if isinstance(copy, dict) else None
+    port = parse_port_value(server.get("port")) if isinstance(server, dict) else None
+    in_step = None
+    if yaml_ok:
+        try:
+            in_step = json_in_step(text, data)
+        except PortFileError:
+            in_step = None
+    return True, in_step, port
+
+
+def query_units(module, units):
+    """``(states, error)``: one ``systemctl show`` call for all units."""
+    if not units:
+        return {}, None
+    systemctl = module.get_bin_path("systemctl")
+    if systemctl is None:
+        error = "systemctl not found"
+    else:
+        rc, out, err = module.run_command([systemctl] + systemctl_show_args(units))
+        if rc == 0:
+            return unit_states(out, units), None
+        error = (err or out).strip() or "systemctl show failed with rc %d" % rc
+    return dict((unit, unknown_unit_state()) for unit in units), error
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            config_dir=dict(type="path", default="/etc/hailo"),
+            json_dir=dict(type="path", default="/etc/xdg"),
+            unit_dir=dict(type="path", default="/etc/systemd/system"),
+            services=dict(type="list", elements="str"),
+        ),
+        supports_check_mode=True,
+    )
+    if not HAS_YAML:
+        module.fail_json(msg=missing_required_lib("PyYAML (python3-yaml)"), exception=YAML_IMPORT_ERROR)
+    config_dir = module.params["config_dir"]
+    json_dir = module.params["json_dir"]
+    unit_dir = module.params["unit_dir"]
+    wanted = module.params["services"]
+    if wanted is not None:
+        bad = [name for name in wanted if not SERVICE_NAME.match(name)]
+        if bad:
+            module.fail_json(msg="invalid service names (must match %s): %s"
+                             % (SERVICE_NAME.pattern, ", ".join(bad)))
+        names = sorted(set(wanted))
+    else:
+        names = discover(config_dir)
+
+    units = [name + ".service" for name in names]
+    states, systemctl_error = query_units(module, units)
+
+    services = {}
+    for name, unit in zip(names, units):
+        config_path = os.path.join(config_dir, name + ".yaml")
+        json_path = os.path.join(json_dir, name, name + ".json")
+        if os.path.isfile(config_path):
+            data, host, port, error = read_config(config_path)
+        else:
+            data, host, port, error = None, None, None, "%s does not exist" % config_path
+        yaml_ok = isinstance(data, dict)
+        json_exists, in_step, json_port = read_json_copy(json_path, data, yaml_ok)
+
+        state = dict(states[unit])
+        unit_path = os.path.join(unit_dir, unit)
+        state.update(name=unit, path=unit_path, file_exists=os.path.isfile(unit_path))
+        state["checksum"] = module.sha1(unit_path) if state["file_exists"] else None
+        if not state["known"]:
+            state["exists"] = state["file_exists"]
+        services[name] = dict(
+            config_path=config_path, host=host, port=port, error=error,
+            json_path=json_path, json_exists=json_exists, json_in_step=in_step, json_port=json_port,
+            unit=state,
+        )
+
+    listeners = read_listeners()
+    in_use, port_owners = summarize_listeners(listeners, units)
+    module.exit_json(changed=False, services=services, listeners=listeners, in_use=in_use,
+                     port_owners=port_owners, systemctl_error=systemctl_error)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,130 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to hailo.services
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What a rollout must do on one device, worked out on the controller (pure; no Ansible import).
+
+The device supplies the current ports (``service_facts``), the catalog supplies the policy, the
+engine supplies the target ports; these helpers turn the three into the steps the role runs, so
+that nothing is sent to a device that would not change it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+STATES = ("enabled", "standby")
+
+
+class RolloutError(ValueError):
+    """Device state the rollout cannot work with; the message names the culprit."""
+
+
+def device_services(discovered, catalog):
+    """The engine's input for one device: the catalog's policy with the device's ports.
+
+    :param discovered: ``service_facts``' ``services`` (name -> facts); empty when the host has
+        no services (then the catalog's own ports are used, e.g. to preview on the controller).
+    :param catalog: name -> settings (port, frozen, priority, ...).
+    """
+    catalog = catalog or {}
+    if not discovered:
+        return {name: dict(spec or {}) for name, spec in catalog.items()}
+    services = {}
+    for name in sorted(discovered):
+        found = discovered[name]
+        if found.get("error"):
+            raise RolloutError("service %s: %s" % (name, found["error"]))
+        spec = dict(catalog.get(name) or {})
+        spec["port"] = found["port"]
+        services[name] = spec
+    return services
+
+
+def _state(name, spec):
+    state = spec.get("state", "enabled")
+    if state not in STATES:
+        raise RolloutError(
+            "service %s: state must be one of %s, got %r" % (name, ", ".join(STATES), state)
+        )
+    return state
+
+
+def rollout_steps(discovered, catalog, plan, json_readers=(), units=None):
+    """One entry per service on the device, saying what it needs.
+
+    Each entry: ``name``, ``from`` and ``port`` (current and target), ``config_path``,
+    ``json_path`` (None when the service has no JSON copy and does not read one),
+    ``update_config`` (the YAML port or the JSON copy must change), ``update_unit`` (the
+    rendered unit in ``units`` differs from the device's, by the SHA-1 the device reported), ``state``
+    (enabled or standby), ``active`` (running before the rollout) and ``health_path``.
+    """
+    catalog = catalog or {}
+    steps = []
+    for name in sorted(discovered or {}):
+        found = discovered[name]
+        spec = catalog.get(name) or {}
+        if name not in plan["ports"]:
+            raise RolloutError("service %s is on the device but not in the port map" % name)
+        target = plan["ports"][name]
+        wants_json = bool(found.get("json_exists")) or name in json_readers
+        unit = found.get("unit") or {}
+        rendered = (units or {}).get(name)
+        update_unit = rendered is not None and (
+            hashlib.sha1(rendered.encode("utf-8")).hexdigest() != unit.get("checksum")
+        )
+        steps.append({
+            "name": name,
+            "from": found["port"],
+            "port": target,
+            "config_path": found["config_path"],
+            "json_path": found.get("json_path") if wants_json else None,
+            "update_config": found["port"] != target or (wants_json and not found.get("json_in_step")),
+            "update_unit": update_unit,
+            "state": _state(name, spec),
+            "active": unit.get("active") == "active",
+            "health_path": spec.get("health_path"),
+        })
+    return steps
+
+
+def restart_order(steps, changed, plan):
+    """Services to (re)start after the files changed, in a safe order.
+
+    A service is restarted when its config or unit changed, or when it should run but does not
+    (a loser that crash-looped, a kept service that could not bind while a loser held its
+    port). A standby service that was stopped stays stopped. Moved services come first, in the
+    engine's ``restart_order``, so each one's new port is free when it starts; the others
+    follow alphabetically.
+    """
+    changed = set(changed or ())
+    wanted = set()
+    for step in steps:
+        if step["state"] == "standby" and not step["active"]:
+            continue
+        if step["name"] in changed or not step["active"]:
+            wanted.add(step["name"])
+    first = [name for name in plan.get("restart_order", ()) if name in wanted]
+    return first + sorted(wanted - set(first))
+
+
+def health_targets(steps, ports="target", was_running=False):
+    """The services to health-check, as ``health_check`` takes them.
+
+    :param ports: ``target`` (after a rollout) or ``current`` (the device as it is, or as a
+        rollback restored it).
+    :param was_running: only the services that ran before the rollout (to confirm a rollback);
+        otherwise every service that should run: enabled ones, and standby ones that run.
+    """
+    if ports not in ("target", "current"):
+        raise RolloutError("ports must be 'target' or 'current', got %r" % (ports,))
+    targets = []
+    for step in steps:
+        if was_running and not step["active"]:
+            continue
+        if step["state"] == "standby" and not step["active"]:
+            continue
+        target = {"name": step["name"], "port": step["port"] if ports == "target" else step["from"]}
+        if step["health_path"]:
+            target["path"] = step["health_path"]
+        targets.append(target)
+    return targets

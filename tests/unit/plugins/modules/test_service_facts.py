@@ -1,0 +1,284 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""End-to-end tests: run plugins/modules/service_facts.py as a subprocess on this machine.
+
+Config trees are fabricated in tmp_path; systemctl is replaced by a script on PATH that logs
+its arguments; the listener test starts a real HTTP server and finds it through /proc.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import hashlib
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))))
+COLLECTIONS_DIR = os.path.join(REPO_ROOT, ".collections")
+MODULE = os.path.join(REPO_ROOT, "plugins", "modules", "service_facts.py")
+
+CONFIGS = {
+    # name: (yaml, json or None)
+    "hailo-depth": ("server:\n  host: 0.0.0.0\n  port: 11436\n",
+                    '{\n  "server": {\n    "host": "0.0.0.0",\n    "port": 11436\n  }\n}'),
+    "hailo-pose": ("# pose\nserver: {host: 0.0.0.0, port: 11440}\n",
+                   '{"server": {"host": "0.0.0.0", "port": 11436}}'),
+    "hailo-ocr": ("server:\n  port: 11436\n  host: 127.0.0.1\n", "{not json"),
+    "hailo-piper": ('server:\n  host: "0.0.0.0"\n  port: "5002"\n', None),
+    "hailo-broken": ("server: [unclosed\n", '{"server": {"port": 1}}'),
+    "hailo-noport": ("server:\n  host: 0.0.0.0\n", None),
+    "hailo-text": ("server:\n  port: fast\n", None),
+}
+
+SHOW = """Id=hailo-broken.service
+LoadState=not-found
+ActiveState=inactive
+SubState=dead
+UnitFileState=
+NRestarts=0
+MainPID=0
+
+Id=hailo-depth.service
+LoadState=loaded
+ActiveState=activating
+SubState=auto-restart
+UnitFileState=enabled
+NRestarts=17
+MainPID=0
+
+"""
+
+
+def make_tree(tmp_path):
+    config_dir = tmp_path / "hailo"
+    json_dir = tmp_path / "xdg"
+    unit_dir = tmp_path / "units"
+    for directory in (config_dir, json_dir, unit_dir):
+        directory.mkdir()
+    for name, (yaml_text, json_text) in CONFIGS.items():
+        (config_dir / (name + ".yaml")).write_text(yaml_text)
+        if json_text is not None:
+            (json_dir / name).mkdir()
+            (json_dir / name / (name + ".json")).write_text(json_text)
+    # Not services: wrong extension, invalid names, a directory.
+    (config_dir / "README.md").write_text("server:\n  port: 1\n")
+    (config_dir / "hailo-old.yml").write_text("server:\n  port: 1\n")
+    (config_dir / "Bad Name.yaml").write_text("server:\n  port: 1\n")
+    (config_dir / ".hidden.yaml").write_text("server:\n  port: 1\n")
+    (config_dir / "dir.yaml").mkdir()
+    (unit_dir / "hailo-depth.service").write_text("[Service]\n")
+    return {"config_dir": str(config_dir), "json_dir": str(json_dir), "unit_dir": str(unit_dir)}
+
+
+def fake_systemctl(tmp_path, output, rc=0, stderr=""):
+    """Put a ``systemctl`` on PATH that logs its argv (one JSON line per call) and answers."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    log = tmp_path / "systemctl.log"
+    script = bindir / "systemctl"
+    script.write_text(
+        "#!%s\nimport json, sys\n"
+        "open(%r, 'a').write(json.dumps(sys.argv[1:]) + '\\n')\n"
+        "sys.stdout.write(%r)\nsys.stderr.write(%r)\nsys.exit(%d)\n"
+        % (sys.executable, str(log), output, stderr, rc))
+    script.chmod(0o755)
+    return {"PATH": str(bindir) + os.pathsep + os.environ.get("PATH", "")}, log
+
+
+def calls(log):
+    if not log.exists():
+        return []
+    return [json.loads(line) for line in log.read_text().splitlines()]
+
+
+def run(tmp_path, args, env=None, check_mode=False):
+    payload = dict(args)
+    if check_mode:
+        payload["_ansible_check_mode"] = True
+    args_file = tmp_path / "args.json"
+    args_file.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": payload}))
+    full_env = dict(os.environ, PYTHONPATH=COLLECTIONS_DIR)
+    full_env.update(env or {})
+    proc = subprocess.run([sys.executable, MODULE, str(args_file)], capture_output=True,
+                          env=full_env, timeout=60, check=False)
+    try:
+        result = json.loads(proc.stdout)
+    except ValueError:
+        raise AssertionError("no JSON from module: %r %r" % (proc.stdout, proc.stderr))
+    return proc.returncode, result
+
+
+def test_services_from_fabricated_tree(tmp_path):
+    tree = make_tree(tmp_path)
+    env, log = fake_systemctl(tmp_path, SHOW.replace("hailo-depth", "hailo-xx"))
+    rc, result = run(tmp_path, tree, env=env)
+    assert rc == 0, result
+    assert result["changed"] is False
+    assert "results" not in result and "ansible_facts" not in result
+    services = result["services"]
+    assert sorted(services) == sorted(CONFIGS)
+
+    depth = services["hailo-depth"]
+    assert depth["config_path"] == os.path.join(tree["config_dir"], "hailo-depth.yaml")
+    assert depth["json_path"] == os.path.join(tree["json_dir"], "hailo-depth", "hailo-depth.json")
+    assert (depth["host"], depth["port"], depth["error"]) == ("0.0.0.0", 11436, None)
+    assert (depth["json_exists"], depth["json_in_step"], depth["json_port"]) == (True, True, 11436)
+
+    pose = services["hailo-pose"]
+    assert (pose["port"], pose["json_in_step"], pose["json_port"]) == (11440, False, 11436)
+
+    ocr = services["hailo-ocr"]
+    assert (ocr["host"], ocr["port"], ocr["json_exists"], ocr["json_in_step"], ocr["json_port"]) == (
+        "127.0.0.1", 11436, True, False, None)
+
+    piper = services["hailo-piper"]
+    assert (piper["port"], piper["error"]) == (5002, None)
+    assert (piper["json_exists"], piper["json_in_step"], piper["json_port"]) == (False, False, None)
+
+    broken = services["hailo-broken"]
+    assert broken["port"] is None
+    assert "invalid YAML at line 2" in broken["error"]
+    assert broken["config_path"] in broken["error"]
+    assert (broken["json_exists"], broken["json_in_step"], broken["json_port"]) == (True, None, 1)
+
+    assert "server.port is missing" in services["hailo-noport"]["error"]
+    assert services["hailo-noport"]["host"] == "0.0.0.0"
+    assert "server.port is not an integer" in services["hailo-text"]["error"]
+
+    # One systemctl call for all units, in name order.
+    assert calls(log) == [[
+        "show", "--property=Id,LoadState,ActiveState,SubState,UnitFileState,NRestarts,MainPID", "--",
+        "hailo-broken.service", "hailo-depth.service", "hailo-noport.service", "hailo-ocr.service",
+        "hailo-piper.service", "hailo-pose.service", "hailo-text.service"]]
+    assert result["systemctl_error"] is None
+    # The fake answered for hailo-broken and hailo-xx only; the rest are unknown.
+    assert broken["unit"] == {
+        "name": "hailo-broken.service",
+        "path": os.path.join(tree["unit_dir"], "hailo-broken.service"), "file_exists": False,
+        "checksum": None, "known": True, "exists": False, "load_state": "not-found", "active": "inactive",
+        "sub_state": "dead", "enabled": None, "n_restarts": 0, "main_pid": None}
+    assert depth["unit"]["known"] is False
+    assert depth["unit"]["file_exists"] is True
+    with open(os.path.join(tree["unit_dir"], "hailo-depth.service"), "rb") as unit_file:
+        assert depth["unit"]["checksum"] == hashlib.sha1(unit_file.read()).hexdigest()
+    assert depth["unit"]["exists"] is True  # falls back to the unit file
+
+
+def test_unit_states_from_systemctl(tmp_path):
+    tree = make_tree(tmp_path)
+    env, log = fake_systemctl(tmp_path, SHOW)
+    rc, result = run(tmp_path, dict(tree, services=["hailo-depth", "hailo-broken"]), env=env)
+    assert rc == 0, result
+    assert len(calls(log)) == 1
+    assert calls(log)[0][3:] == ["hailo-broken.service", "hailo-depth.service"]
+    assert sorted(result["services"]) == ["hailo-broken", "hailo-depth"]
+    unit = result["services"]["hailo-depth"]["unit"]
+    assert (unit["known"], unit["exists"], unit["active"], unit["sub_state"], unit["enabled"],
+            unit["n_restarts"], unit["main_pid"]) == (
+        True, True, "activating", "auto-restart", "enabled", 17, None)
+
+
+def test_systemd_not_running(tmp_path):
+    tree = make_tree(tmp_path)
+    message = "System has not been booted with systemd as init system (PID 1). Can't operate."
+    env, log = fake_systemctl(tmp_path, "", rc=1, stderr=message + "\n")
+    rc, result = run(tmp_path, tree, env=env, check_mode=True)
+    assert rc == 0, result
+    assert len(calls(log)) == 1
+    assert result["systemctl_error"] == message
+    for name, entry in result["services"].items():
+        unit = entry["unit"]
+        assert unit["known"] is False
+        assert unit["active"] is None and unit["enabled"] is None
+        assert unit["exists"] is (name == "hailo-depth")
+
+
+def test_requested_service_without_config(tmp_path):
+    tree = make_tree(tmp_path)
+    env, log = fake_systemctl(tmp_path, "")
+    rc, result = run(tmp_path, dict(tree, services=["hailo-clip", "hailo-ocr", "hailo-ocr"]), env=env)
+    assert rc == 0, result
+    assert sorted(result["services"]) == ["hailo-clip", "hailo-ocr"]
+    clip = result["services"]["hailo-clip"]
+    assert clip["port"] is None
+    assert clip["error"] == "%s does not exist" % os.path.join(tree["config_dir"], "hailo-clip.yaml")
+    assert clip["json_in_step"] is None
+
+
+def test_invalid_service_names_are_rejected(tmp_path):
+    tree = make_tree(tmp_path)
+    env, log = fake_systemctl(tmp_path, "")
+    rc, result = run(tmp_path, dict(tree, services=["hailo-ocr", "../etc/passwd", "-x"]), env=env)
+    assert rc != 0
+    assert "../etc/passwd" in result["msg"] and "-x" in result["msg"]
+    assert calls(log) == []
+
+
+def test_missing_config_dir_gives_no_services(tmp_path):
+    env, log = fake_systemctl(tmp_path, "")
+    rc, result = run(tmp_path, {"config_dir": str(tmp_path / "nothing")}, env=env)
+    assert rc == 0, result
+    assert result["services"] == {}
+    assert calls(log) == []  # nothing to ask systemd about
+    assert result["systemctl_error"] is None
+
+
+def _free_port():
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    return port
+
+
+@pytest.fixture
+def http_server():
+    """A real ``python -m http.server`` on 127.0.0.1, in its own process."""
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "http.server", "--bind", "127.0.0.1", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 15
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            break
+        except OSError:
+            if proc.poll() is not None or time.time() > deadline:
+                proc.kill()
+                pytest.fail("http.server did not start on port %d" % port)
+            time.sleep(0.05)
+    yield proc, port
+    proc.terminate()
+    proc.wait(10)
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/net/tcp"), reason="needs Linux /proc")
+def test_real_listener_found_through_proc(tmp_path, http_server):
+    proc, port = http_server
+    tree = make_tree(tmp_path)
+    rc, result = run(tmp_path, tree)
+    assert rc == 0, result
+    found = [item for item in result["listeners"] if item["port"] == port]
+    assert len(found) == 1, result["listeners"]
+    listener = found[0]
+    assert listener["address"] == "127.0.0.1"
+    assert listener["family"] == "tcp"
+    assert listener["pid"] == proc.pid
+    assert listener["pids"] == [proc.pid]
+    assert listener["program"].startswith("python")
+    with open("/proc/%d/cgroup" % proc.pid) as handle:
+        in_a_service = ".service" in handle.read()
+    if not in_a_service:  # this machine runs no systemd
+        assert listener["unit"] is None
+        assert result["port_owners"][str(port)] == listener["program"]
+    assert port in result["in_use"]
+    assert result["in_use"] == sorted(set(result["in_use"]))
+    assert all(isinstance(p, int) for p in result["in_use"])
