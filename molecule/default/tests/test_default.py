@@ -1,0 +1,134 @@
+"""The device after the rollout: the plan's final map, served by the right units, with the
+config files changed in exactly one place each.
+
+Everything is read from the device in one call (each call through the podman connection costs
+about a second), then checked here.
+"""
+import json
+
+import pytest
+import yaml
+
+FINAL = {
+    "hailo-clip": 5000, "hailo-scrfd": 5001, "hailo-face": 5002, "hailo-piper": 5003,
+    "hailo-ollama": 11434, "hailo-vision": 11435, "hailo-ocr": 11436, "hailo-whisper": 11437,
+    "hailo-florence": 11438, "hailo-depth": 11439, "hailo-pose": 11440,
+}
+MOVED = {"hailo-piper": 5002, "hailo-depth": 11436, "hailo-pose": 11436}
+JSON_READERS = {"hailo-depth", "hailo-pose", "hailo-whisper", "hailo-vision", "hailo-florence",
+                "hailo-ocr", "hailo-ollama"}
+STANDBY = "hailo-standby-test"
+
+# Runs on the device with its python3; prints one JSON document.
+PROBE = r'''
+import glob, json, os, subprocess, urllib.request
+services = %(services)s
+out = {"ss": subprocess.run(["ss", "-Hltnp"], capture_output=True, text=True).stdout,
+       "units": {}, "files": {}, "backups": {}, "health": {}}
+for name in services:
+    show = subprocess.run(["systemctl", "show", "-p", "MainPID,ActiveState,User", name],
+                          capture_output=True, text=True).stdout
+    out["units"][name] = dict(line.split("=", 1) for line in show.splitlines() if "=" in line)
+    for path in ("/etc/hailo/%%s.yaml" %% name, "/etc/xdg/%%s/%%s.json" %% (name, name),
+                 "/etc/systemd/system/%%s.service" %% name):
+        out["files"][path] = open(path).read() if os.path.exists(path) else None
+    backups = sorted(glob.glob("/etc/hailo/%%s.yaml.*" %% name))
+    out["backups"][name] = [open(b).read() for b in backups]
+for name, (port, path) in %(health)s.items():
+    try:
+        out["health"][name] = json.loads(urllib.request.urlopen(
+            "http://127.0.0.1:%%d%%s" %% (port, path), timeout=10).read())
+    except Exception as exc:
+        out["health"][name] = {"error": str(exc)}
+print(json.dumps(out))
+'''
+
+
+@pytest.fixture(scope="module")
+def device(host):
+    health = {name: (port, "/api/version" if name == "hailo-ollama" else "/health")
+              for name, port in FINAL.items()}
+    script = PROBE % {"services": sorted(FINAL) + [STANDBY], "health": health}
+    state = json.loads(host.check_output("python3 -c %s" % _quote(script)))
+    state["listeners"] = {}
+    for line in state["ss"].splitlines():
+        port = int(line.split()[3].rsplit(":", 1)[1])
+        for part in line.split("pid=")[1:]:
+            state["listeners"].setdefault(port, set()).add(int(part.split(",")[0]))
+    return state
+
+
+def _quote(text):
+    return "'" + text.replace("'", "'\"'\"'") + "'"
+
+
+@pytest.mark.parametrize("service, port", sorted(FINAL.items()))
+def test_service_listens_on_its_final_port_in_its_own_unit(device, service, port):
+    unit = device["units"][service]
+    assert unit["ActiveState"] == "active"
+    assert int(unit["MainPID"]) in device["listeners"].get(port, set()), (
+        "%s is not the one listening on %d" % (service, port))
+    assert unit["User"] == service
+
+
+def test_every_final_port_is_held_once(device):
+    for port in FINAL.values():
+        assert len(device["listeners"][port]) == 1
+
+
+def test_standby_service_stayed_stopped(device):
+    assert device["units"][STANDBY]["ActiveState"] in ("inactive", "failed")
+    assert "Ansible managed" in device["files"]["/etc/systemd/system/%s.service" % STANDBY]
+
+
+@pytest.mark.parametrize("service", sorted(FINAL))
+def test_yaml_and_json_in_step(device, service):
+    data = yaml.safe_load(device["files"]["/etc/hailo/%s.yaml" % service])
+    assert data["server"]["port"] == FINAL[service]
+    json_copy = device["files"]["/etc/xdg/%s/%s.json" % (service, service)]
+    if service in JSON_READERS:
+        assert json_copy is not None
+    if json_copy is not None:
+        assert json_copy == json.dumps(data, indent=2)
+
+
+@pytest.mark.parametrize("service, old", sorted(MOVED.items()))
+def test_moved_config_changed_in_one_value_only(device, service, old):
+    """Against the backup the rollout kept: one line differs, by the port number alone."""
+    assert len(device["backups"][service]) == 1
+    before = device["backups"][service][0].splitlines()
+    after = device["files"]["/etc/hailo/%s.yaml" % service].splitlines()
+    changed = [(a, b) for a, b in zip(before, after) if a != b]
+    assert len(before) == len(after) and len(changed) == 1
+    assert changed[0][0].replace(str(old), str(FINAL[service]), 1) == changed[0][1]
+    assert any(line.lstrip().startswith("#") for line in after), "comments kept"
+
+
+@pytest.mark.parametrize("service", sorted(set(FINAL) - set(MOVED)))
+def test_kept_services_configs_untouched(device, service):
+    assert device["backups"][service] == []
+
+
+def test_ollama_library_port_untouched(device):
+    data = yaml.safe_load(device["files"]["/etc/hailo/hailo-ollama.yaml"])
+    assert data["library"]["port"] == 443
+
+
+@pytest.mark.parametrize("service", sorted(FINAL))
+def test_unit_is_the_collections_hardened_unit(device, service):
+    unit = device["files"]["/etc/systemd/system/%s.service" % service]
+    assert unit.startswith("#") and "Ansible managed" in unit
+    for setting in ("User=%s" % service, "StateDirectory=%s" % service, "ProtectSystem=strict",
+                    "NoNewPrivileges=true", "Restart=always", "Environment=XDG_CONFIG_HOME=/etc/xdg"):
+        assert setting in unit
+
+
+@pytest.mark.parametrize("service", sorted(FINAL))
+def test_health_answers_on_the_final_port(device, service):
+    answer = device["health"][service]
+    assert "error" not in answer, answer
+    named = answer.get("service")
+    if named is not None:  # not every body names its service; those that do must name this one
+        assert named.replace("hailo-", "") == service.replace("hailo-", "")
+    if service == "hailo-ollama":
+        assert "version" in answer
