@@ -1,6 +1,8 @@
 # hailo.services: one entry point per job.
 #   make reconcile   the main job on the bundled default inventory
 #   make test        everything CI runs: unit, integration, lint, sanity, molecule
+# Both set up what they need: Debian packages (podman, runc, debootstrap, shellcheck), a
+# virtualenv, the test-device image.
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 .DEFAULT_GOAL := help
@@ -16,7 +18,12 @@ export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.collections
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help setup reconcile test unit integration lint sanity build bench clean
+SCENARIOS ?= default rollback seed-check
+IMAGE := localhost/hailo-pi:bookworm
+SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
+SYSTEM_TOOLS := podman runc debootstrap shellcheck git
+
+.PHONY: help setup system-deps image reconcile test unit integration lint sanity molecule build bench clean
 
 help:
 	@echo "make reconcile   compute and print the port map for the bundled catalog"
@@ -36,12 +43,25 @@ $(COLLECTION_LINK):
 
 setup: $(BIN)/.installed $(COLLECTION_LINK)
 
+# Debian packages for the container tests (and shellcheck for sanity), installed only if missing.
+system-deps:
+	@missing=""; for tool in $(SYSTEM_TOOLS); do command -v $$tool >/dev/null || missing="$$missing $$tool"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(SUDO) apt-get update -qq; \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq$$missing; \
+	fi
+
+# The test-device image, built from Debian packages (set HAILO_IMAGE_REBUILD=1 to force).
+image: system-deps
+	molecule/resources/build-image.sh
+
 # ---------------------------------------------------------------------------- main job
 reconcile: setup
 	$(BIN)/ansible-playbook playbooks/reconcile.yml
 
 # ---------------------------------------------------------------------------- tests
-test: unit integration lint sanity
+test: unit integration lint sanity molecule
 	@echo "All checks passed."
 
 unit: setup
@@ -56,13 +76,19 @@ lint: setup
 # ansible-test wants the collection at .../ansible_collections/<ns>/<name>, outside any other
 # git checkout: test a copy of the tracked and new files. Its pip bootstrap script comes from a
 # host these machines cannot reach, so our own (tests/sanity/bootstrap_pip.py) stands in.
-sanity: setup
+sanity: setup system-deps
 	pip_version=$$($(BIN)/python -c 'from ansible_test._internal.python_requirements import get_venv_packages as g; import types; print(g(types.SimpleNamespace(version="3.11"))["pip"])'); \
 	mkdir -p ~/.ansible/test/cache; \
 	cp tests/sanity/bootstrap_pip.py ~/.ansible/test/cache/get_pip_$${pip_version//./_}.py
 	rm -rf $(SANITY_DIR) && mkdir -p $(SANITY_ROOT)
 	git ls-files -co --exclude-standard -z | tar --null -T - -cf - | tar -C $(SANITY_ROOT) -xf -
 	cd $(SANITY_ROOT) && $(CURDIR)/$(BIN)/ansible-test sanity --python 3.11 --venv --color no
+
+# One systemd container per scenario, each with its own network namespace.
+molecule: setup image
+	for scenario in $(SCENARIOS); do \
+	  $(BIN)/molecule test -s $$scenario || exit 1; \
+	done
 
 build: setup
 	$(BIN)/ansible-galaxy collection build --force --output-path .tmp/dist
