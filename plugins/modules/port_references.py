@@ -240,30 +240,15 @@ diff:
       returned: always
 """
 
-import os
-import tempfile
-
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.hailo.services.plugins.module_utils.files import write_atomic
 from ansible_collections.hailo.services.plugins.module_utils.port_references import (
     DEFAULT_MAX_SIZE,
     PortReferenceError,
     scan,
     unified_diff,
 )
-
-
-def write_atomic(module, path, text):
-    """Write ``text`` (UTF-8) over ``path`` through a temporary file in the same directory."""
-    directory, name = os.path.split(path)
-    fd, tmp = tempfile.mkstemp(prefix=".%s." % name, suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(text.encode("utf-8"))
-        module.atomic_move(tmp, path)
-    finally:
-        if os.path.lexists(tmp):
-            os.unlink(tmp)
 
 
 def main():
@@ -310,7 +295,7 @@ def main():
         written = []
         for name in sorted(edits):
             try:
-                write_atomic(module, name, edits[name]["after"])
+                write_atomic(module, name, edits[name]["after"].encode("utf-8"))
             except (IOError, OSError) as exc:
                 result["written"] = written
                 module.fail_json(msg="port_references: cannot write %s: %s" % (name, exc), **result)

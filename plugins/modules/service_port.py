@@ -143,11 +143,11 @@ json_backup_file:
 """
 
 import os
-import tempfile
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
+from ansible_collections.hailo.services.plugins.module_utils.files import write_atomic
 from ansible_collections.hailo.services.plugins.module_utils.yaml_port import (
     HAS_YAML,
     PORT_MAX,
@@ -169,21 +169,6 @@ def _read_bytes(module, path, missing_ok=False):
         if missing_ok and not os.path.lexists(path):
             return None
         module.fail_json(msg="%s: cannot read: %s" % (path, err.strerror or err), path=path)
-
-
-def _write_atomic(module, path, data):
-    """Write bytes to ``path`` through a temporary file in the same directory."""
-    directory = os.path.dirname(path) or "."
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        module.atomic_move(tmp, path)
-    finally:
-        if os.path.lexists(tmp):
-            os.unlink(tmp)
 
 
 def main():
@@ -270,9 +255,9 @@ def main():
             if json_changed and json_old is not None:
                 result["json_backup_file"] = module.backup_local(json_path)
         if yaml_changed:
-            _write_atomic(module, path, new_bytes)
+            write_atomic(module, path, new_bytes)
         if json_changed:
-            _write_atomic(module, json_path, json_text.encode("utf-8"))
+            write_atomic(module, json_path, json_text.encode("utf-8"))
             if json_old is None:
                 # A new copy: same owner, group and mode as the YAML it renders.
                 st = os.stat(path)
