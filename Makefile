@@ -84,10 +84,11 @@ sanity: setup system-deps
 	git ls-files -co --exclude-standard -z | tar --null -T - -cf - | tar -C $(SANITY_ROOT) -xf -
 	cd $(SANITY_ROOT) && $(CURDIR)/$(BIN)/ansible-test sanity --python 3.11 --venv --color no
 
-# One systemd container per scenario, each with its own network namespace.
+# One systemd container per scenario, each with its own network namespace. The lock keeps two
+# runs on one machine from sharing a scenario's containers.
 molecule: setup image
 	for scenario in $(SCENARIOS); do \
-	  $(BIN)/molecule test -s $$scenario || exit 1; \
+	  flock /tmp/hailo-molecule-$$scenario.lock $(BIN)/molecule test -s $$scenario || exit 1; \
 	done
 
 build: setup

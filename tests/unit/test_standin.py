@@ -86,7 +86,7 @@ class Standin(object):
             return exc.code, exc.read().decode("utf-8"), exc.headers.get("Content-Type")
 
     def get_json(self, path):
-        status, body, _ = self.get(path)
+        status, body, _content_type = self.get(path)
         return status, json.loads(body)
 
     def stop(self):
@@ -158,7 +158,7 @@ def busy_port():
 
 
 def render_template(service, port):
-    with open(os.path.join(ETC_HAILO_TEMPLATES, service + ".yaml")) as handle:
+    with open(os.path.join(ETC_HAILO_TEMPLATES, service + ".yaml.j2")) as handle:
         return handle.read().replace("{{ port }}", str(port))
 
 

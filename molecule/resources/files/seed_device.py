@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Seed a test device into the state of a Hailo device BEFORE port reconciliation.
 
 TEST FIXTURE, run on the device by molecule/resources/prepare.yml
@@ -59,7 +58,7 @@ def log(message):
 
 def run(*argv, check=True):
     proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          universal_newlines=True)
+                          universal_newlines=True, check=False)
     if check and proc.returncode != 0:
         raise SystemExit("seed: command failed (%d): %s\n%s%s" % (
             proc.returncode, " ".join(argv), proc.stdout, proc.stderr))
@@ -91,7 +90,7 @@ def unit_props(unit):
               "ActiveState,SubState,Result,NRestarts,MainPID,UnitFileState", check=False).stdout
     props = {}
     for line in out.splitlines():
-        key, _, value = line.partition("=")
+        key, _sep, value = line.partition("=")
         props[key] = value
     props["NRestarts"] = int(props.get("NRestarts") or 0)
     return props

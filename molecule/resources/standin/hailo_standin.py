@@ -112,8 +112,8 @@ def service_from_path(path):
 
 
 def service_info(service):
-    info = dict(SERVICES.get(service) or {"port": None, "reads": "yaml", "style": "healthy",
-                                           "model": "unknown", "name": service})
+    fallback = {"port": None, "reads": "yaml", "style": "healthy", "model": "unknown", "name": service}
+    info = dict(SERVICES.get(service) or fallback)
     info.setdefault("model", "unknown")
     info.setdefault("name", service)
     info.setdefault("loads", False)

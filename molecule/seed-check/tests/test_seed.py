@@ -127,10 +127,10 @@ def facts(device):
         "units": ["%s.service" % n for n in SERVICES] + ["%s.service" % n for n in RESERVED],
         "files": [p for n in SERVICES for p in _paths(n)],
         "users": SERVICES,
-        "urls": ["http://127.0.0.1:%d/health" % p for n, p in sorted(WINNERS.items())
-                 if n != "hailo-ollama"]
-                + ["http://127.0.0.1:11434/api/version", "http://127.0.0.1:11434/health",
-                   "http://127.0.0.1:11436/health/ready"],
+        "urls": (["http://127.0.0.1:%d/health" % p for n, p in sorted(WINNERS.items())
+                  if n != "hailo-ollama"]
+                 + ["http://127.0.0.1:11434/api/version", "http://127.0.0.1:11434/health",
+                    "http://127.0.0.1:11436/health/ready"]),
         "journals": ["%s.service" % n for n in list(CRASH_LOOPING) + list(FAILED)],
     }
     return json.loads(device.check_output("python3 -c %s %s" % (
