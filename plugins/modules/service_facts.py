@@ -117,6 +117,7 @@ services:
         enabled: enabled
         n_restarts: 42
         main_pid: null
+      serving: false
   contains:
     config_path:
       description: The service YAML.
@@ -154,6 +155,13 @@ services:
     error:
       description: Why the YAML could not be used, or V(null).
       type: str
+      returned: always
+    serving:
+      description:
+        - Whether the service's own unit holds a listening socket on its configured port. A
+          unit in a crash loop can read C(active) for a moment after each restart; this
+          cannot.
+      type: bool
       returned: always
     unit:
       description: The systemd unit C(<service>.service).
@@ -439,6 +447,9 @@ def main():
 
     listeners = read_listeners()
     in_use, port_owners = summarize_listeners(listeners, units)
+    held = set((item["port"], item.get("unit")) for item in listeners)
+    for name, facts in services.items():
+        facts["serving"] = (facts["port"], facts["unit"]["name"]) in held
     module.exit_json(changed=False, services=services, listeners=listeners, in_use=in_use,
                      port_owners=port_owners, systemctl_error=systemctl_error)
 

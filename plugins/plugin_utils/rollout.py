@@ -56,7 +56,8 @@ def rollout_steps(discovered, catalog, plan, json_readers=(), units=None):
     ``json_path`` (None when the service has no JSON copy and does not read one),
     ``update_config`` (the YAML port or the JSON copy must change), ``update_unit`` (the
     rendered unit in ``units`` differs from the device's, by the SHA-1 the device reported), ``state``
-    (enabled or standby), ``active`` (running before the rollout) and ``health_path``.
+    (enabled or standby), ``active`` (running and holding its port before the rollout) and
+    ``health_path``.
     """
     catalog = catalog or {}
     steps = []
@@ -81,7 +82,9 @@ def rollout_steps(discovered, catalog, plan, json_readers=(), units=None):
             "update_config": found["port"] != target or (wants_json and not found.get("json_in_step")),
             "update_unit": update_unit,
             "state": _state(name, spec),
-            "active": unit.get("active") == "active",
+            # Running means serving: a crash-looping unit reads "active" for a moment after
+            # each restart, but never holds its port.
+            "active": unit.get("active") == "active" and found.get("serving", True),
             "health_path": spec.get("health_path"),
         })
     return steps

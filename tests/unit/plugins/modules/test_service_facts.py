@@ -280,5 +280,7 @@ def test_real_listener_found_through_proc(tmp_path, http_server):
         assert listener["unit"] is None
         assert result["port_owners"][str(port)] == listener["program"]
     assert port in result["in_use"]
+    # No unit of the tree's services holds a socket here, so none of them is serving.
+    assert result["services"] and not any(s["serving"] for s in result["services"].values())
     assert result["in_use"] == sorted(set(result["in_use"]))
     assert all(isinstance(p, int) for p in result["in_use"])

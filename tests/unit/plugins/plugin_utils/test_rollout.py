@@ -110,3 +110,13 @@ def test_bad_state_names_the_service():
     with pytest.raises(RolloutError, match="service hailo-spare: state must be"):
         rollout_steps({"hailo-spare": found(5010)}, {"hailo-spare": {"state": "off"}},
                       {"ports": {"hailo-spare": 5010}})
+
+
+def test_a_unit_that_does_not_hold_its_port_is_not_running():
+    """A crash-looping unit reads "active" for a moment after each restart."""
+    device = {"hailo-piper": dict(found(5003), serving=False),
+              "hailo-face": dict(found(5002), serving=True)}
+    steps = {s["name"]: s for s in rollout_steps(device, CATALOG, plan_for(device))}
+    assert steps["hailo-piper"]["active"] is False
+    assert steps["hailo-face"]["active"] is True
+    assert restart_order(list(steps.values()), [], plan_for(device)) == ["hailo-piper"]
