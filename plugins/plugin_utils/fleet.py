@@ -164,7 +164,8 @@ def fleet_budget(outcomes, max_failed_hosts=0, max_fail_percentage=100):
     """Whether the failure budget of a rollout is spent.
 
     :param outcomes: hostname -> outcome of the devices already handled (``ok``, ``changed``,
-        ``rolled_back``, ``failed``, ``unreachable``); devices not handled yet are absent.
+        ``rolled_back``, ``failed``, ``unreachable``), or a result dict holding it under
+        ``outcome``; devices not handled yet are absent or None.
     :param max_failed_hosts: how many failed devices are tolerated (0: stop after the first).
     :param max_fail_percentage: the tolerated share of failed devices among those handled.
     :returns: ``{"spent": bool, "failed": [hosts], "handled": n, "reason": str}``.
@@ -173,7 +174,12 @@ def fleet_budget(outcomes, max_failed_hosts=0, max_fail_percentage=100):
         raise FleetError("max_failed_hosts must be 0 or more, got %r" % (max_failed_hosts,))
     if max_fail_percentage is None or not 0 <= float(max_fail_percentage) <= 100:
         raise FleetError("max_fail_percentage must be in 0-100, got %r" % (max_fail_percentage,))
-    handled = {h: o for h, o in (outcomes or {}).items() if o}
+    handled = {}
+    for host, outcome in (outcomes or {}).items():
+        if isinstance(outcome, dict):
+            outcome = outcome.get("outcome")
+        if outcome:
+            handled[host] = outcome
     failed = sorted(h for h, o in handled.items() if o not in ("ok", "changed"))
     reason = ""
     spent = False

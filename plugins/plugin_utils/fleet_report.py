@@ -21,6 +21,13 @@ _LABEL = {
 }
 
 
+def _port_row(entry):
+    """``{service, old, new}`` from a report row or a rollout step (``name``, ``from``, ``port``)."""
+    if "service" in entry:
+        return {"service": entry["service"], "old": entry["old"], "new": entry["new"]}
+    return {"service": entry["name"], "old": entry["from"], "new": entry["port"]}
+
+
 def _device(host, fleet, result):
     notes = list(((fleet.get("hosts") or {}).get(host) or {}).get("notes") or ())
     skipped = (fleet.get("skipped") or {}).get(host)
@@ -34,7 +41,7 @@ def _device(host, fleet, result):
     device = {
         "outcome": result.get("outcome") or "failed",
         "message": result.get("message") or "",
-        "ports": list(result.get("ports") or ()),
+        "ports": [_port_row(p) for p in result.get("ports") or ()],
         "restarted": list(result.get("restarted") or ()),
         "health": dict(result.get("health") or {}),
         "rollback": result.get("rollback"),
@@ -126,8 +133,9 @@ def fleet_report_markdown(doc):
     out += ["## Fleet summary", ""]
     verdict = "every device reached the fleet map" if not summary["failed_devices"] and \
         not counts["not_reached"] else "the rollout did NOT complete"
-    out += ["**%d devices, %d services, %d moved: %s.**" % (
-        summary["devices"], summary["services"], summary["moved"], verdict), ""]
+    out += ["**%d device%s, %d services, %d moved: %s.**" % (
+        summary["devices"], "" if summary["devices"] == 1 else "s", summary["services"],
+        summary["moved"], verdict), ""]
     out += _table(["Outcome", "Devices"],
                   [(_LABEL[o], counts[o]) for o in OUTCOMES if counts[o]])
     out.append("")

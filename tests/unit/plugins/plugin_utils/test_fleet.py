@@ -119,6 +119,7 @@ def test_host_plan_keeps_a_service_the_fleet_does_not_move():
     ({"a": "ok", "b": "unreachable"}, 1, 40, True),
     ({"a": "failed", "b": "failed", "c": "ok"}, 1, 100, True),
     ({"a": None, "b": "ok"}, 0, 0, False),
+    ({"a": {"outcome": "failed"}, "b": None}, 0, 100, True),
 ])
 def test_budget(outcomes, max_failed, pct, spent):
     result = fleet_budget(outcomes, max_failed, pct)
