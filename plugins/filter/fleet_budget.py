@@ -10,7 +10,9 @@ short_description: Say whether the failure budget of a canary rollout is spent
 version_added: 0.2.0
 author: hailo.services maintainers
 description:
-  - "Counts the devices already handled whose outcome is not V(ok) or V(changed) and compares them with an absolute maximum and a percentage of the devices handled."
+  - >-
+    Counts the devices already handled whose outcome is not V(ok) or V(changed) and compares
+    them with an absolute maximum and a percentage of the devices handled.
 positional: _input, max_failed_hosts, max_fail_percentage
 options:
   _input:

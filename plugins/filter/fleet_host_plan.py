@@ -10,7 +10,10 @@ short_description: Cut a fleet port map down to one device
 version_added: 0.2.0
 author: hailo.services maintainers
 description:
-  - "Returns the fleet map (the output of P(hailo.services.reconcile_ports#filter) for the fleet) as it applies to one device: only the services it runs, each move counted from the device's own port, and a restart order for this device."
+  - >-
+    Returns the fleet map (the output of P(hailo.services.reconcile_ports#filter) for the fleet)
+    as it applies to one device: only the services it runs, each move counted from the device's
+    own port, and a restart order for this device.
   - "With no discovered services (a preview on the controller) the fleet map is returned unchanged."
 positional: _input, discovered
 options:

@@ -10,8 +10,15 @@ short_description: Merge the services discovered on every device into one port-m
 version_added: 0.2.0
 author: hailo.services maintainers
 description:
-  - "Takes every device's M(hailo.services.service_facts) result and the catalog and returns ONE input for P(hailo.services.reconcile_ports#filter): the union of the services found on any device, each at the port most devices use (a tie goes to the catalog's port, else the lowest), and the union of the ports other programs hold on any device."
-  - "Devices that were unreachable or whose discovery failed are listed under C(skipped), not merged. Devices that run only some services, or that disagree on a current port, are explained per device under C(hosts.<host>.notes)."
+  - >-
+    Takes every device's M(hailo.services.service_facts) result and the catalog and returns ONE
+    input for P(hailo.services.reconcile_ports#filter): the union of the services found on any
+    device, each at the port most devices use (a tie goes to the catalog's port, else the
+    lowest), and the union of the ports other programs hold on any device.
+  - >-
+    Devices that were unreachable or whose discovery failed are listed under C(skipped), not
+    merged. Devices that run only some services, or that disagree on a current port, are
+    explained per device under C(hosts.<host>.notes).
 positional: _input, catalog
 options:
   _input:
@@ -41,7 +48,12 @@ _value:
     in_use: {description: Ports other programs hold on some device., type: list, elements: int}
     hosts: {description: "Per device: C(services), C(missing) (services it does not run) and C(notes).", type: dict}
     skipped: {description: Devices left out, with the reason., type: dict}
-    disagreements: {description: "Services whose current port differs between devices: C(service), C(chosen), C(ports) (port to devices).", type: list, elements: dict}
+    disagreements:
+      description: >-
+        Services whose current port differs between devices: C(service), C(chosen),
+        C(ports) (port to devices).
+      type: list
+      elements: dict
     preview: {description: True when no device reported any service (the catalog's ports are used)., type: bool}
 """
 

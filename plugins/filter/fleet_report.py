@@ -10,7 +10,11 @@ short_description: Gather a fleet rollout into one report document
 version_added: 0.2.0
 author: hailo.services maintainers
 description:
-  - "Builds the JSON report of a fleet rollout from the fleet plan and every device's result: a summary first, what clients must change (old and new base URL of every moved service), the fleet map, and per device the old and new port of each service, what was restarted, health results with latency, rollbacks and unreachable devices."
+  - >-
+    Builds the JSON report of a fleet rollout from the fleet plan and every device's result: a
+    summary first, what clients must change (old and new base URL of every moved service), the
+    fleet map, and per device the old and new port of each service, what was restarted, health
+    results with latency, rollbacks and unreachable devices.
   - "Render it as Markdown with P(hailo.services.fleet_report_markdown#filter)."
 positional: _input, results, hosts, meta
 options:
@@ -40,7 +44,9 @@ EXAMPLES = r"""
 
 RETURN = r"""
 _value:
-  description: "The report: C(summary), C(client_changes), C(fleet_map), C(disagreements), C(in_use), C(devices), C(stopped), C(check_mode), C(scope), C(generated), C(meta)."
+  description: >-
+    "The report: C(summary), C(client_changes), C(fleet_map), C(disagreements), C(in_use),
+    C(devices), C(stopped), C(check_mode), C(scope), C(generated), C(meta)."
   type: dict
 """
 

@@ -10,7 +10,10 @@ short_description: Render a fleet rollout report as a Markdown migration guide
 version_added: 0.2.0
 author: hailo.services maintainers
 description:
-  - "Renders the output of P(hailo.services.fleet_report#filter) as Markdown that reads well in a terminal and on a git forge: fleet summary, what clients must change, the fleet map, then one section per device."
+  - >-
+    Renders the output of P(hailo.services.fleet_report#filter) as Markdown that reads well in a
+    terminal and on a git forge: fleet summary, what clients must change, the fleet map, then
+    one section per device.
 positional: _input
 options:
   _input:
