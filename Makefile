@@ -18,14 +18,16 @@ export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.collections
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-SCENARIOS ?= default rollback seed-check
+SCENARIOS ?= default rollback seed-check fleet
 IMAGE := localhost/hailo-pi:bookworm
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 SYSTEM_TOOLS := podman runc debootstrap shellcheck git
 
-.PHONY: help setup system-deps image reconcile test unit integration lint sanity molecule build bench clean
+.PHONY: help setup system-deps image reconcile demo demo-clean test unit integration lint sanity molecule build bench clean
 
 help:
+	@echo "make demo        roll the port map out onto three local container devices, print the report"
+	@echo "make demo-clean  remove the demo devices"
 	@echo "make reconcile   compute and print the port map for the bundled catalog"
 	@echo "make test        run the whole test suite (sets up everything it needs)"
 	@echo "make bench       run the benchmarks under bench/"
@@ -59,6 +61,22 @@ image: system-deps
 # ---------------------------------------------------------------------------- main job
 reconcile: setup
 	$(BIN)/ansible-playbook playbooks/reconcile.yml
+
+# The main job on a demo fleet: three systemd containers (own network namespace each), seeded
+# once with the plan's conflicts, then playbooks/reconcile.yml. Re-running changes nothing.
+DEMO_DEVICES := hailo-fleet-demo-pi1 hailo-fleet-demo-pi2 hailo-fleet-demo-pi3
+demo: setup image
+	@created="$$(bench/fleet_devices.sh up $(DEMO_DEVICES))"; \
+	if [ -n "$$created" ]; then \
+	  echo "seeding: $$created"; \
+	  $(BIN)/ansible-playbook -i inventory/demo.yml --limit "$$(echo $$created | tr ' ' ',')" \
+	    molecule/resources/prepare.yml >/dev/null; \
+	fi
+	$(BIN)/ansible-playbook -i inventory/demo.yml playbooks/reconcile.yml
+	@echo; cat reports/fleet-rollout.md; echo; echo "Report: reports/fleet-rollout.md, reports/fleet-rollout.json"
+
+demo-clean:
+	bench/fleet_devices.sh down $(DEMO_DEVICES)
 
 # ---------------------------------------------------------------------------- tests
 test: unit integration lint sanity molecule
@@ -94,8 +112,9 @@ molecule: setup image
 build: setup
 	$(BIN)/ansible-galaxy collection build --force --output-path .tmp/dist
 
-bench: setup
+bench: setup image
 	$(BIN)/python bench/bench_engine.py
+	bench/bench_fleet.sh
 
 clean:
 	rm -rf .tmp .collections .pytest_cache .hypothesis

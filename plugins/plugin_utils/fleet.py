@@ -1,0 +1,194 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to hailo.services
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""One port map for a whole fleet, worked out on the controller (pure; no Ansible import).
+
+:func:`fleet_merge` turns every device's ``service_facts`` into ONE engine input: the union of
+the services found on any device, each at the port most devices use, and the union of the
+ports other programs hold on any device. The engine's map is then the same for every device.
+:func:`host_plan` cuts that map down to one device (only the services it runs, moves counted
+from its own ports, its own restart order). :func:`fleet_budget` says whether a canary rollout
+may go on to its next batch.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from ansible_collections.hailo.services.plugins.plugin_utils.port_map import _restart_order
+
+
+class FleetError(ValueError):
+    """Fleet input the merge cannot work with; the message names the culprit."""
+
+
+def _skip_reason(facts):
+    if not isinstance(facts, dict):
+        return "no facts (not discovered)"
+    if facts.get("unreachable"):
+        return "unreachable: %s" % (facts.get("msg") or "no connection")
+    if facts.get("failed"):
+        return "discovery failed: %s" % (facts.get("msg") or "unknown error")
+    if not isinstance(facts.get("services"), dict):
+        return "no facts (not discovered)"
+    return None
+
+
+def _pick_port(counts, catalog_port):
+    """The most common port; a tie goes to the catalog's port, else the lowest."""
+    top = max(counts.values())
+    tied = sorted(port for port, n in counts.items() if n == top)
+    if catalog_port in tied:
+        return catalog_port
+    return tied[0]
+
+
+def fleet_merge(hosts, catalog):
+    """Merge the devices' discovered services into one engine input.
+
+    :param hosts: hostname -> the ``service_facts`` result of that device (``services`` and
+        ``in_use``), or a result that is ``unreachable``/``failed``, or None.
+    :param catalog: the service catalog (name -> settings).
+    :returns: ``{"services": engine input, "in_use": [ports], "hosts": {host: {services,
+        missing, notes}}, "skipped": {host: reason}, "disagreements": [{service, chosen,
+        ports: {port: [hosts]}}], "preview": bool}``. ``preview`` is true when no device
+        reported any service: the catalog's own ports are used (a dry preview).
+    """
+    if not isinstance(hosts, dict):
+        raise FleetError("hosts must be a dict of hostname -> service_facts result")
+    catalog = catalog or {}
+    seen = {}  # service -> {port: [hosts]}
+    in_use = set()
+    per_host = {}
+    skipped = {}
+    errors = {}
+    for host in sorted(hosts):
+        facts = hosts[host]
+        reason = _skip_reason(facts)
+        if reason:
+            skipped[host] = reason
+            continue
+        names = []
+        notes = []
+        for name in sorted(facts["services"]):
+            found = facts["services"][name] or {}
+            if found.get("error") or not isinstance(found.get("port"), int):
+                notes.append("%s left out of the fleet map: %s"
+                             % (name, found.get("error") or "no port found"))
+                errors.setdefault(host, []).append(name)
+                continue
+            names.append(name)
+            seen.setdefault(name, {}).setdefault(found["port"], []).append(host)
+        in_use.update(int(p) for p in facts.get("in_use") or ())
+        per_host[host] = {"services": names, "notes": notes}
+
+    preview = not seen
+    services = {}
+    disagreements = []
+    if preview:
+        services = {name: dict(spec or {}) for name, spec in catalog.items()}
+        in_use = set()
+    for name in sorted(seen):
+        ports = seen[name]
+        spec = dict(catalog.get(name) or {})
+        counts = Counter({port: len(on) for port, on in ports.items()})
+        chosen = _pick_port(counts, spec.get("port"))
+        spec["port"] = chosen
+        services[name] = spec
+        if len(ports) > 1:
+            disagreements.append({
+                "service": name,
+                "chosen": chosen,
+                "ports": {str(port): sorted(on) for port, on in sorted(ports.items())},
+            })
+            for port, on in ports.items():
+                if port == chosen:
+                    continue
+                for host in on:
+                    per_host[host]["notes"].append(
+                        "%s is on %d here but on %d on %d of %d devices: the fleet map "
+                        "starts from %d" % (name, port, chosen, counts[chosen],
+                                            sum(counts.values()), chosen))
+    all_names = sorted(services)
+    for host, info in per_host.items():
+        missing = [n for n in all_names if n not in info["services"]]
+        info["missing"] = missing
+        if missing and not preview:
+            info["notes"].append("does not run %s: their ports do not apply here"
+                                 % ", ".join(missing))
+    return {
+        "services": services,
+        "in_use": sorted(in_use),
+        "hosts": per_host,
+        "skipped": skipped,
+        "disagreements": disagreements,
+        "preview": preview,
+    }
+
+
+def host_plan(plan, discovered):
+    """The fleet map as it applies to one device.
+
+    :param plan: the engine's output for the fleet (``ports``, ``changes``, ``restart_order``).
+    :param discovered: the device's ``service_facts`` ``services``; empty means a preview on
+        the controller (the fleet map is returned unchanged).
+    :returns: the same shape as the engine's output, with only the device's services, each
+        move counted from the device's own port, and a restart order for this device.
+    """
+    if not discovered:
+        return plan
+    reasons = {c["service"]: c for c in plan.get("changes", ())}
+    ports = {}
+    changes = []
+    for name in sorted(discovered):
+        if name not in plan["ports"]:
+            raise FleetError("service %s is on the device but not in the fleet map" % name)
+        target = plan["ports"][name]
+        ports[name] = target
+        current = (discovered[name] or {}).get("port")
+        if current == target:
+            continue
+        fleet_change = reasons.get(name)
+        if fleet_change and fleet_change["from"] == current:
+            reason = fleet_change["reason"]
+        elif fleet_change:
+            reason = "fleet map moves it %d -> %d (%s)" % (
+                fleet_change["from"], fleet_change["to"], fleet_change["reason"])
+        else:
+            reason = "the fleet keeps it on %d (this device had %s)" % (target, current)
+        changes.append({"service": name, "from": current, "to": target, "reason": reason})
+    return {"ports": ports, "changes": changes, "restart_order": _restart_order(changes)}
+
+
+def fleet_budget(outcomes, max_failed_hosts=0, max_fail_percentage=100):
+    """Whether the failure budget of a rollout is spent.
+
+    :param outcomes: hostname -> outcome of the devices already handled (``ok``, ``changed``,
+        ``rolled_back``, ``failed``, ``unreachable``), or a result dict holding it under
+        ``outcome``; devices not handled yet are absent or None.
+    :param max_failed_hosts: how many failed devices are tolerated (0: stop after the first).
+    :param max_fail_percentage: the tolerated share of failed devices among those handled.
+    :returns: ``{"spent": bool, "failed": [hosts], "handled": n, "reason": str}``.
+    """
+    if max_failed_hosts is None or int(max_failed_hosts) < 0:
+        raise FleetError("max_failed_hosts must be 0 or more, got %r" % (max_failed_hosts,))
+    if max_fail_percentage is None or not 0 <= float(max_fail_percentage) <= 100:
+        raise FleetError("max_fail_percentage must be in 0-100, got %r" % (max_fail_percentage,))
+    handled = {}
+    for host, outcome in (outcomes or {}).items():
+        if isinstance(outcome, dict):
+            outcome = outcome.get("outcome")
+        if outcome:
+            handled[host] = outcome
+    failed = sorted(h for h, o in handled.items() if o not in ("ok", "changed"))
+    reason = ""
+    spent = False
+    if len(failed) > int(max_failed_hosts):
+        spent = True
+        reason = "%d device%s failed (%s), more than the %d tolerated" % (
+            len(failed), "" if len(failed) == 1 else "s", ", ".join(failed), int(max_failed_hosts))
+    elif handled and 100.0 * len(failed) / len(handled) > float(max_fail_percentage):
+        spent = True
+        reason = "%d of %d devices failed (%s), more than %s%%" % (
+            len(failed), len(handled), ", ".join(failed), max_fail_percentage)
+    return {"spent": spent, "failed": failed, "handled": len(handled), "reason": reason}

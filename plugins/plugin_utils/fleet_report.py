@@ -1,0 +1,199 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to hailo.services
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The fleet rollout report: a JSON document and a Markdown migration guide (pure).
+
+:func:`fleet_report` gathers the fleet map and every device's result into one document;
+:func:`fleet_report_markdown` renders it for a terminal and a git forge alike (pipe tables,
+no HTML, summary first).
+"""
+
+from __future__ import annotations
+
+OUTCOMES = ("changed", "ok", "rolled_back", "failed", "unreachable", "not_reached")
+_LABEL = {
+    "changed": "changed",
+    "ok": "already consistent",
+    "rolled_back": "failed, rolled back",
+    "failed": "failed",
+    "unreachable": "unreachable",
+    "not_reached": "not reached (rollout stopped)",
+}
+
+
+def _port_row(entry):
+    """``{service, old, new}`` from a report row or a rollout step (``name``, ``from``, ``port``)."""
+    if "service" in entry:
+        return {"service": entry["service"], "old": entry["old"], "new": entry["new"]}
+    return {"service": entry["name"], "old": entry["from"], "new": entry["port"]}
+
+
+def _device(host, fleet, result):
+    notes = list(((fleet.get("hosts") or {}).get(host) or {}).get("notes") or ())
+    skipped = (fleet.get("skipped") or {}).get(host)
+    if not result:
+        if skipped:
+            return {"outcome": "unreachable" if skipped.startswith("unreachable") else "failed",
+                    "message": skipped, "ports": [], "restarted": [], "health": {},
+                    "rollback": None, "notes": notes}
+        return {"outcome": "not_reached", "message": "", "ports": [], "restarted": [],
+                "health": {}, "rollback": None, "notes": notes}
+    device = {
+        "outcome": result.get("outcome") or "failed",
+        "message": result.get("message") or "",
+        "ports": [_port_row(p) for p in result.get("ports") or ()],
+        "restarted": list(result.get("restarted") or ()),
+        "health": dict(result.get("health") or {}),
+        "rollback": result.get("rollback"),
+        "notes": notes,
+    }
+    if device["outcome"] not in OUTCOMES:
+        device["outcome"] = "failed"
+    return device
+
+
+def fleet_report(fleet, results, hosts, meta=None):
+    """One document for the whole run.
+
+    :param fleet: the fleet plan (``fleet_merge``'s output plus ``plan``, the engine's map).
+    :param results: hostname -> the device's result (``outcome``, ``message``, ``ports``
+        [{service, old, new}], ``restarted``, ``health`` {service: {ok, latency_ms, port,
+        detail}}, ``rollback``), or None for a device the rollout never reached.
+    :param hosts: every device of the run, in inventory order.
+    :param meta: free-form run facts (``check_mode``, ``scope``, ``stopped``, ``generated``...).
+    """
+    meta = dict(meta or {})
+    fleet = fleet or {}
+    plan = fleet.get("plan") or {"ports": {}, "changes": []}
+    services = fleet.get("services") or {}
+    results = results or {}
+    devices = {host: _device(host, fleet, results.get(host)) for host in hosts}
+    counts = {o: 0 for o in OUTCOMES}
+    for device in devices.values():
+        counts[device["outcome"]] += 1
+    moved = {c["service"]: c for c in plan.get("changes") or ()}
+    fleet_map = []
+    for name, new in sorted(plan.get("ports", {}).items(), key=lambda i: (i[1], i[0])):
+        old = (services.get(name) or {}).get("port", new)
+        runs_on = sorted(h for h, info in (fleet.get("hosts") or {}).items()
+                         if name in info.get("services", ()))
+        fleet_map.append({
+            "service": name, "old": old, "new": new, "moved": old != new,
+            "reason": moved[name]["reason"] if name in moved else "unchanged",
+            "devices": runs_on,
+        })
+    clients = [
+        {"service": row["service"], "old_url": "http://<device>:%d" % row["old"],
+         "new_url": "http://<device>:%d" % row["new"], "devices": row["devices"]}
+        for row in fleet_map if row["moved"]
+    ]
+    failed = [h for h, d in devices.items() if d["outcome"] in ("rolled_back", "failed", "unreachable")]
+    return {
+        "generated": meta.pop("generated", None),
+        "check_mode": bool(meta.pop("check_mode", False)),
+        "scope": meta.pop("scope", "fleet"),
+        "stopped": meta.pop("stopped", None) or None,
+        "summary": {"devices": len(devices), "outcomes": counts,
+                    "services": len(fleet_map), "moved": len(clients), "failed_devices": failed},
+        "client_changes": clients,
+        "fleet_map": fleet_map,
+        "disagreements": list(fleet.get("disagreements") or ()),
+        "in_use": list(fleet.get("in_use") or ()),
+        "devices": devices,
+        "meta": meta,
+    }
+
+
+def _table(header, rows):
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for column in header) + "|"]
+    for row in rows:
+        lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in row) + " |")
+    return lines
+
+
+def _health_cell(entry):
+    if not entry:
+        return "-"
+    mark = "ok" if entry.get("ok") else "FAILED"
+    latency = entry.get("latency_ms")
+    return "%s (%.1f ms)" % (mark, latency) if latency is not None else mark
+
+
+def fleet_report_markdown(doc):
+    """Render :func:`fleet_report`'s document as a Markdown migration guide."""
+    out = []
+    summary = doc["summary"]
+    counts = summary["outcomes"]
+    title = "# Hailo fleet port rollout"
+    if doc.get("check_mode"):
+        title += " (check mode: nothing was changed)"
+    out += [title, ""]
+    if doc.get("generated"):
+        out += ["Generated %s, scope `%s`." % (doc["generated"], doc.get("scope")), ""]
+    out += ["## Fleet summary", ""]
+    verdict = "every device reached the fleet map" if not summary["failed_devices"] and \
+        not counts["not_reached"] else "the rollout did NOT complete"
+    out += ["**%d device%s, %d services, %d moved: %s.**" % (
+        summary["devices"], "" if summary["devices"] == 1 else "s", summary["services"],
+        summary["moved"], verdict), ""]
+    out += _table(["Outcome", "Devices"],
+                  [(_LABEL[o], counts[o]) for o in OUTCOMES if counts[o]])
+    out.append("")
+    if doc.get("stopped"):
+        out += ["Rollout stopped before the next batch: %s." % doc["stopped"], ""]
+    if summary["failed_devices"]:
+        out += ["Failed devices: %s." % ", ".join(summary["failed_devices"]), ""]
+
+    out += ["## What clients must change", ""]
+    if doc["client_changes"]:
+        out += ["Point clients of these services at the new base URL (on every device "
+                "that runs the service):", ""]
+        out += _table(["Service", "Old base URL", "New base URL", "Devices"],
+                      [(c["service"], "`%s`" % c["old_url"], "`%s`" % c["new_url"],
+                        ", ".join(c["devices"]) or "-") for c in doc["client_changes"]])
+    else:
+        out.append("Nothing: no service changes its port.")
+    out.append("")
+
+    out += ["## Fleet port map", ""]
+    out += _table(["Service", "Old", "New", "Why"],
+                  [(("**%s**" % r["service"]) if r["moved"] else r["service"], r["old"],
+                    ("**%d**" % r["new"]) if r["moved"] else r["new"], r["reason"])
+                   for r in doc["fleet_map"]])
+    out.append("")
+    if doc.get("in_use"):
+        out += ["Ports held by other programs on some device (avoided everywhere): %s."
+                % ", ".join(str(p) for p in doc["in_use"]), ""]
+    for dis in doc.get("disagreements") or ():
+        where = "; ".join("%s on %s" % (p, ", ".join(h)) for p, h in dis["ports"].items())
+        out += ["Devices disagree on %s's current port (%s): the map starts from %d."
+                % (dis["service"], where, dis["chosen"]), ""]
+
+    out += ["## Devices", ""]
+    for host, dev in doc["devices"].items():
+        out += ["### %s: %s" % (host, _LABEL[dev["outcome"]]), ""]
+        if dev["message"]:
+            out += ["> %s" % " ".join(dev["message"].split()), ""]
+        for note in dev["notes"]:
+            out.append("- %s" % note)
+        if dev["notes"]:
+            out.append("")
+        if dev["ports"]:
+            rows = []
+            for p in dev["ports"]:
+                health = dev["health"].get(p["service"])
+                rows.append((p["service"], p["old"],
+                             ("**%s**" % p["new"]) if p["old"] != p["new"] else p["new"],
+                             "yes" if p["service"] in dev["restarted"] else "no",
+                             _health_cell(health)))
+            out += _table(["Service", "Old", "New", "Restarted", "Health"], rows)
+            out.append("")
+        if dev["restarted"]:
+            verb = "Would restart" if doc.get("check_mode") else "Restarted"
+            out += ["%s, in order: %s." % (verb, ", ".join(dev["restarted"])), ""]
+        if dev["rollback"]:
+            rb = dev["rollback"]
+            out += ["Rolled back: restored %s config(s) and %s unit(s); after the rollback: %s."
+                    % (rb.get("configs", 0), rb.get("units", 0),
+                       rb.get("health") or "not checked"), ""]
+    return "\n".join(out).rstrip() + "\n"

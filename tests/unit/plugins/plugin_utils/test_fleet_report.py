@@ -1,0 +1,83 @@
+"""The fleet report document and its Markdown rendering (pure helpers)."""
+import json
+
+from ansible_collections.hailo.services.plugins.plugin_utils.fleet import fleet_merge
+from ansible_collections.hailo.services.plugins.plugin_utils.fleet_report import (
+    fleet_report,
+    fleet_report_markdown,
+)
+from ansible_collections.hailo.services.plugins.plugin_utils.port_map import reconcile
+
+CATALOG = {"hailo-ocr": {"port": 11436, "priority": 1}, "hailo-depth": {"port": 11436},
+           "hailo-clip": {"port": 5000}}
+
+
+def fleet():
+    hosts = {
+        "pi1": {"services": {"hailo-ocr": {"port": 11436}, "hailo-depth": {"port": 11436},
+                             "hailo-clip": {"port": 5000}}, "in_use": [11437]},
+        "pi2": {"services": {"hailo-ocr": {"port": 11436}, "hailo-clip": {"port": 5000}},
+                "in_use": []},
+        "pi3": {"unreachable": True, "msg": "no route"},
+    }
+    merged = fleet_merge(hosts, CATALOG)
+    merged["plan"] = reconcile(merged["services"], in_use=merged["in_use"])
+    return merged
+
+
+RESULTS = {
+    "pi1": {"outcome": "rolled_back", "message": "Port rollout failed on pi1 and was rolled back.",
+            "ports": [{"service": "hailo-depth", "old": 11436, "new": 11438}],
+            "restarted": ["hailo-depth"],
+            "health": {"hailo-depth": {"ok": False, "latency_ms": 1.5, "port": 11438}},
+            "rollback": {"configs": 1, "units": 0, "health": "every service answers again"}},
+    "pi2": {"outcome": "ok", "ports": [{"service": "hailo-ocr", "old": 11436, "new": 11436}],
+            "restarted": [], "health": {"hailo-ocr": {"ok": True, "latency_ms": 2.25}}},
+}
+
+
+def test_document_summarises_outcomes_and_lists_client_changes():
+    doc = fleet_report(fleet(), RESULTS, ["pi1", "pi2", "pi3", "pi4"],
+                       {"check_mode": False, "stopped": "1 device failed", "serial": [1]})
+    json.dumps(doc)
+    assert doc["summary"]["outcomes"]["rolled_back"] == 1
+    assert doc["summary"]["outcomes"]["ok"] == 1
+    assert doc["summary"]["outcomes"]["unreachable"] == 1
+    assert doc["summary"]["outcomes"]["not_reached"] == 1
+    assert doc["summary"]["failed_devices"] == ["pi1", "pi3"]
+    assert doc["client_changes"] == [{"service": "hailo-depth", "old_url": "http://<device>:11436",
+                                      "new_url": "http://<device>:11438", "devices": ["pi1"]}]
+    assert doc["meta"] == {"serial": [1]}
+    assert doc["devices"]["pi4"]["outcome"] == "not_reached"
+
+
+def test_markdown_has_summary_first_then_clients_and_per_device_sections():
+    doc = fleet_report(fleet(), RESULTS, ["pi1", "pi2", "pi3"], {"stopped": "1 device failed"})
+    text = fleet_report_markdown(doc)
+    assert text.index("## Fleet summary") < text.index("## What clients must change") \
+        < text.index("## Fleet port map") < text.index("## Devices")
+    assert "| hailo-depth | `http://<device>:11436` | `http://<device>:11438` | pi1 |" in text
+    assert "### pi1: failed, rolled back" in text
+    assert "| hailo-depth | 11436 | **11438** | yes | FAILED (1.5 ms) |" in text
+    assert "Rolled back: restored 1 config(s)" in text
+    assert "### pi3: unreachable" in text
+    assert "Rollout stopped before the next batch: 1 device failed." in text
+    assert "the rollout did NOT complete" in text
+    assert "<table" not in text
+
+
+def test_check_mode_and_nothing_to_move():
+    plan_fleet = fleet()
+    plan_fleet["plan"] = {"ports": {"hailo-clip": 5000}, "changes": []}
+    doc = fleet_report(plan_fleet, {"pi2": {"outcome": "changed", "restarted": ["hailo-clip"],
+                                            "ports": []}}, ["pi2"], {"check_mode": True})
+    text = fleet_report_markdown(doc)
+    assert "(check mode: nothing was changed)" in text
+    assert "Nothing: no service changes its port." in text
+    assert "Would restart, in order: hailo-clip." in text
+    assert "every device reached the fleet map" in text
+
+
+def test_unknown_outcome_counts_as_failed():
+    doc = fleet_report(fleet(), {"pi2": {"outcome": "weird"}}, ["pi2"])
+    assert doc["devices"]["pi2"]["outcome"] == "failed"
