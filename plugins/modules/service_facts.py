@@ -99,7 +99,10 @@ services:
       config_path: /etc/hailo/hailo-piper.yaml
       host: 0.0.0.0
       port: 5002
+      checksum: 6f1ed002ab5595859014ebf0951522d9f7e9e9a4
+      data: {server: {host: 0.0.0.0, port: 5002}, piper: {voice: en_US-lessac-medium}}
       json_path: /etc/xdg/hailo-piper/hailo-piper.json
+      json_checksum: null
       json_exists: false
       json_in_step: null
       json_port: null
@@ -132,6 +135,19 @@ services:
           it cannot be read.
       type: int
       returned: always
+    checksum:
+      description:
+        - SHA-1 of the service YAML, or V(null) when it does not exist. Lets the controller
+          send only the rendered configs whose content differs.
+      type: str
+      returned: always
+    data:
+      description:
+        - The parsed YAML (key order kept), or V(null) when it cannot be read or parsed.
+        - Lets the controller compare a file with what it would render, without reading
+          each file again.
+      type: raw
+      returned: always
     json_path:
       description: Where the JSON copy lives.
       type: str
@@ -139,6 +155,10 @@ services:
     json_exists:
       description: Whether the JSON copy exists.
       type: bool
+      returned: always
+    json_checksum:
+      description: SHA-1 of the JSON copy, or V(null) when it does not exist.
+      type: str
       returned: always
     json_in_step:
       description:
@@ -433,7 +453,10 @@ def main():
             state["exists"] = state["file_exists"]
         services[name] = dict(
             config_path=config_path, host=host, port=port, error=error,
+            checksum=module.sha1(config_path) if os.path.isfile(config_path) else None,
+            data=data,
             json_path=json_path, json_exists=json_exists, json_in_step=in_step, json_port=json_port,
+            json_checksum=module.sha1(json_path) if json_exists else None,
             unit=state,
         )
 

@@ -172,6 +172,34 @@ def test_services_from_fabricated_tree(tmp_path):
     assert depth["unit"]["exists"] is True  # falls back to the unit file
 
 
+def test_parsed_data_and_checksums_of_configs(tmp_path):
+    """The controller compares parsed data and sends only files whose SHA-1 differs."""
+    tree = make_tree(tmp_path)
+    env, _log = fake_systemctl(tmp_path, SHOW)
+    rc, result = run(tmp_path, tree, env=env)
+    assert rc == 0, result
+    services = result["services"]
+    pose = services["hailo-pose"]
+    assert pose["data"] == {"server": {"host": "0.0.0.0", "port": 11440}}
+    assert list(pose["data"]["server"]) == ["host", "port"]  # key order kept
+    assert list(services["hailo-ocr"]["data"]["server"]) == ["port", "host"]
+    assert services["hailo-noport"]["data"] == {"server": {"host": "0.0.0.0"}}
+    assert services["hailo-broken"]["data"] is None
+    for name, (yaml_text, json_text) in CONFIGS.items():
+        found = services[name]
+        assert found["checksum"] == hashlib.sha1(yaml_text.encode("utf-8")).hexdigest()
+        expected = None if json_text is None else hashlib.sha1(json_text.encode("utf-8")).hexdigest()
+        assert found["json_checksum"] == expected
+
+
+def test_requested_service_without_config_has_no_data(tmp_path):
+    env, _log = fake_systemctl(tmp_path, "")
+    rc, result = run(tmp_path, {"config_dir": str(tmp_path), "services": ["hailo-gone"]}, env=env)
+    assert rc == 0, result
+    gone = result["services"]["hailo-gone"]
+    assert (gone["data"], gone["checksum"], gone["json_checksum"]) == (None, None, None)
+
+
 def test_unit_states_from_systemctl(tmp_path):
     tree = make_tree(tmp_path)
     env, log = fake_systemctl(tmp_path, SHOW)
