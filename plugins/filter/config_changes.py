@@ -13,11 +13,14 @@ description:
   - Compares the parsed data of each config on the device (C(services.<name>.data) from
     M(hailo.services.service_facts)) with the data the role would render
     (P(hailo.services.config_data#filter)), key path by key path, types included.
+  - Only services switching to template mode are compared; a file the role rendered before
+    (C(owned) in M(hailo.services.service_facts)) is the inventory's, and its changes are not
+    reported.
   - C(server.port) is ignored (the port map owns it). Comments and formatting are not data
     and are not compared.
-  - Gives one message per differing key path, for example
+  - "Gives one message per differing key path, for example
     C(hailo-ocr: ocr.languages would change from [en, de] to [en]). Services whose current
-    file could not be parsed are skipped.
+    file could not be parsed are skipped."
 positional: _input, configs
 options:
   _input:

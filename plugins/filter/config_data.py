@@ -10,11 +10,11 @@ short_description: The data each owned service config is rendered from
 version_added: 0.2.0
 author: hailo.services maintainers
 description:
-  - For every service found on a device whose C(config_mode) is V(template) (the catalog
-    entry's C(config_mode), else O(mode)), the settings its C(/etc/hailo/<service>.yaml) and
-    JSON copy are rendered from.
+  - For every service found on a device in template mode (the catalog entry's
+    C(config_mode), else O(mode)), the settings its C(/etc/hailo/<service>.yaml) and JSON
+    copy are rendered from.
   - The built-in defaults of the service's kind (O(defaults)) are merged with the catalog
-    entry's C(settings), then with the service's entry in O(settings) (recursively: mappings
+    entry's C(settings), then with the service's entry in O(settings) (recursively, mappings
     key by key, any other value replaced). C(server.port) always comes from the port map.
   - C(server) comes first, with C(host) then C(port); the other sections keep the order of
     the defaults.

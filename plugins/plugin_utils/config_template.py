@@ -146,13 +146,16 @@ def describe_change(name, change):
 def device_config_changes(discovered, configs):
     """Messages for every value other than the port that rendering would change on a device.
 
-    A service whose current YAML could not be parsed is skipped here (discovery already
-    reports it); a service without current data has nothing to lose.
+    Only services switching to template mode are compared: a file the role rendered before
+    (``owned``, by its marker comment) holds no hand-tuned values, and a change of its settings
+    in the inventory is the point of owning it. A service whose current YAML could not be
+    parsed is skipped here (discovery already reports it).
     """
     messages = []
     for name in sorted(configs or {}):
-        current = (discovered or {}).get(name, {}).get("data")
-        if not isinstance(current, dict):
+        found = (discovered or {}).get(name) or {}
+        current = found.get("data")
+        if found.get("owned") or not isinstance(current, dict):
             continue
         for change in data_changes(current, configs[name]):
             messages.append(describe_change(name, change))

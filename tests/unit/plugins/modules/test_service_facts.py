@@ -192,6 +192,20 @@ def test_parsed_data_and_checksums_of_configs(tmp_path):
         assert found["json_checksum"] == expected
 
 
+def test_owned_configs_are_recognised_by_their_leading_comments(tmp_path):
+    marker = "Owned by hailo.services (config_mode template)"
+    (tmp_path / "hailo-a.yaml").write_text("#\n# Ansible managed\n#\n\n# %s\nserver: {port: 1}\n" % marker)
+    (tmp_path / "hailo-b.yaml").write_text("server: {port: 1}\n# %s\n" % marker)
+    (tmp_path / "hailo-c.yaml").write_text("# hand-written\nserver: {port: 1}\n")
+    env, _log = fake_systemctl(tmp_path, "")
+    rc, result = run(tmp_path, {"config_dir": str(tmp_path)}, env=env)
+    assert rc == 0, result
+    owned = dict((name, found["owned"]) for name, found in result["services"].items())
+    assert owned == {"hailo-a": True, "hailo-b": False, "hailo-c": False}
+    rc, result = run(tmp_path, {"config_dir": str(tmp_path), "owned_marker": "hand-written"}, env=env)
+    assert result["services"]["hailo-c"]["owned"] is True
+
+
 def test_requested_service_without_config_has_no_data(tmp_path):
     env, _log = fake_systemctl(tmp_path, "")
     rc, result = run(tmp_path, {"config_dir": str(tmp_path), "services": ["hailo-gone"]}, env=env)

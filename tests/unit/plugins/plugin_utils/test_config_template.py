@@ -68,6 +68,8 @@ def test_changes_name_each_key_path_and_ignore_the_port():
     assert device_config_changes({"hailo-ocr": {"data": OCR}}, {"hailo-ocr": dict(OCR, server={
         "host": "0.0.0.0", "port": 1})}) == []
     assert device_config_changes({"hailo-ocr": {"data": None}}, {"hailo-ocr": rendered}) == []
+    # Already rendered by the role: the inventory owns every value, nothing is refused.
+    assert device_config_changes({"hailo-ocr": {"data": OCR, "owned": True}}, {"hailo-ocr": rendered}) == []
 
 
 def test_changes_see_types():
@@ -123,6 +125,7 @@ def test_each_template_renders_its_data_in_order(name):
     # The JSON copy is rendered from the data: it must be what the installer makes of the file.
     assert json.dumps(parsed, indent=2) == json.dumps(data, indent=2)
     assert "port: 5003  # from the port map" in text
+    assert "# Owned by hailo.services (config_mode template)" in text.split("\nserver:")[0]
 
 
 @pytest.mark.parametrize("path", sorted(glob.glob(os.path.join(SEED_FILES, "*.yaml"))))
