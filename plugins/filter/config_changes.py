@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: config_changes
 short_description: The values other than the port that rendering a service's config would change
-version_added: 0.2.0
+version_added: 0.1.0
 author: hailo.services maintainers
 description:
   - Compares the parsed data of each config on the device (C(services.<name>.data) from

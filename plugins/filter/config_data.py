@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: config_data
 short_description: The data each owned service config is rendered from
-version_added: 0.2.0
+version_added: 0.1.0
 author: hailo.services maintainers
 description:
   - For every service found on a device in template mode (the catalog entry's

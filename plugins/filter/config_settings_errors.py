@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: config_settings_errors
 short_description: Problems with the settings of owned service configs
-version_added: 0.2.0
+version_added: 0.1.0
 author: hailo.services maintainers
 description:
   - Checks the config settings before any device is touched, and names each problem.

@@ -140,3 +140,17 @@ def health_targets(steps, ports="target", was_running=False):
             target["path"] = step["health_path"]
         targets.append(target)
     return targets
+
+
+def rollback_order(steps, restart):
+    """The order to restart ``restart`` in after a rollback restored the old files.
+
+    On the old settings several services share a port again. The services that ran before
+    the rollout held their ports, so they start first (alphabetically) and take them back;
+    the ones that did not run (a loser that crash-looped) follow, and fail as they did before
+    instead of taking a winner's port. The rollout's own order (moved services first) would
+    let a restored loser grab the shared port before its winner restarts.
+    """
+    wanted = set(restart or ())
+    ran = sorted(step["name"] for step in steps if step["active"] and step["name"] in wanted)
+    return ran + sorted(wanted - set(ran))

@@ -9,6 +9,7 @@ from ansible_collections.hailo.services.plugins.plugin_utils.rollout import (
     device_services,
     health_targets,
     restart_order,
+    rollback_order,
     rollout_steps,
 )
 
@@ -110,3 +111,12 @@ def test_bad_state_names_the_service():
     with pytest.raises(RolloutError, match="service hailo-spare: state must be"):
         rollout_steps({"hailo-spare": found(5010)}, {"hailo-spare": {"state": "off"}},
                       {"ports": {"hailo-spare": 5010}})
+
+
+def test_rollback_order_gives_the_ports_back_to_the_services_that_ran():
+    steps = [{"name": "hailo-piper", "active": False}, {"name": "hailo-face", "active": True},
+             {"name": "hailo-depth", "active": False}, {"name": "hailo-ocr", "active": True},
+             {"name": "hailo-clip", "active": True}]
+    restart = ["hailo-depth", "hailo-piper", "hailo-face", "hailo-ocr"]
+    assert rollback_order(steps, restart) == ["hailo-face", "hailo-ocr", "hailo-depth", "hailo-piper"]
+    assert rollback_order(steps, []) == []
