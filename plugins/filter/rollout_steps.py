@@ -40,6 +40,14 @@ options:
         when its SHA-1 differs from the C(unit.checksum) the device reported.
     type: dict
     default: {}
+  configs:
+    description:
+      - Service name to the rendered C(yaml) and C(json) text of each service in
+        C(config_mode=template). Such a service never gets C(update_config); its files are to
+        be written when their SHA-1 differs from the C(checksum) / C(json_checksum) the device
+        reported.
+    type: dict
+    default: {}
 """
 
 EXAMPLES = r"""
@@ -60,6 +68,9 @@ _value:
     config_path: {description: The service's YAML., type: str}
     json_path: {description: Its JSON copy, or null when it has none to keep., type: str}
     update_config: {description: Whether the YAML port or the JSON copy must change., type: bool}
+    template: {description: Whether the service's config is rendered (template mode)., type: bool}
+    update_yaml: {description: Whether the rendered YAML must be written (template mode)., type: bool}
+    update_json: {description: Whether the rendered JSON copy must be written (template mode)., type: bool}
     update_unit: {description: Whether the unit file must be (re)written., type: bool}
     state: {description: V(enabled) or V(standby)., type: str}
     active: {description: Whether the unit was running before the rollout., type: bool}
@@ -74,10 +85,10 @@ from ansible_collections.hailo.services.plugins.plugin_utils.rollout import (
 )
 
 
-def rollout_steps(discovered, catalog, plan, json_readers=None, units=None):
+def rollout_steps(discovered, catalog, plan, json_readers=None, units=None, configs=None):
     """Filter entry point: see DOCUMENTATION."""
     try:
-        return _rollout_steps(discovered, catalog, plan, json_readers or (), units)
+        return _rollout_steps(discovered, catalog, plan, json_readers or (), units, configs)
     except RolloutError as exc:
         raise AnsibleFilterError("rollout_steps: %s" % exc) from exc
 

@@ -47,6 +47,12 @@ options:
       - Directory where the service unit files live.
     type: path
     default: /etc/systemd/system
+  owned_marker:
+    description:
+      - Text that marks a YAML rendered by the C(reconcile) role in C(config_mode=template).
+        A file whose leading comment block contains it is reported as RV(services.owned).
+    type: str
+    default: Owned by hailo.services (config_mode template)
   services:
     description:
       - Only report these services. A listed service without a YAML file gets an entry
@@ -99,7 +105,10 @@ services:
       config_path: /etc/hailo/hailo-piper.yaml
       host: 0.0.0.0
       port: 5002
+      checksum: 6f1ed002ab5595859014ebf0951522d9f7e9e9a4
+      data: {server: {host: 0.0.0.0, port: 5002}, piper: {voice: en_US-lessac-medium}}
       json_path: /etc/xdg/hailo-piper/hailo-piper.json
+      json_checksum: null
       json_exists: false
       json_in_step: null
       json_port: null
@@ -133,6 +142,25 @@ services:
           it cannot be read.
       type: int
       returned: always
+    checksum:
+      description:
+        - SHA-1 of the service YAML, or V(null) when it does not exist. Lets the controller
+          send only the rendered configs whose content differs.
+      type: str
+      returned: always
+    data:
+      description:
+        - The parsed YAML (key order kept), or V(null) when it cannot be read or parsed.
+        - Lets the controller compare a file with what it would render, without reading
+          each file again.
+      type: raw
+      returned: always
+    owned:
+      description:
+        - Whether the YAML's leading comment block holds O(owned_marker), that is the file
+          was rendered by the role in C(config_mode=template) and holds no hand-tuned values.
+      type: bool
+      returned: always
     json_path:
       description: Where the JSON copy lives.
       type: str
@@ -140,6 +168,10 @@ services:
     json_exists:
       description: Whether the JSON copy exists.
       type: bool
+      returned: always
+    json_checksum:
+      description: SHA-1 of the JSON copy, or V(null) when it does not exist.
+      type: str
       returned: always
     json_in_step:
       description:
@@ -356,6 +388,21 @@ def read_config(config_path):
     return data, host, port, None
 
 
+def is_owned(config_path, marker):
+    """Whether the leading comment block (comments and blank lines before any data) holds ``marker``."""
+    try:
+        lines = _read_text(config_path).splitlines()
+    except (IOError, OSError, UnicodeDecodeError):
+        return False
+    for line in lines:
+        stripped = line.strip()
+        if stripped and not stripped.startswith("#"):
+            return False
+        if marker in stripped:
+            return True
+    return False
+
+
 def read_json_copy(json_path, data, yaml_ok):
     """``(exists, in_step, port)`` of one JSON copy."""
     if not os.path.isfile(json_path):
@@ -401,6 +448,7 @@ def main():
             json_dir=dict(type="path", default="/etc/xdg"),
             unit_dir=dict(type="path", default="/etc/systemd/system"),
             services=dict(type="list", elements="str"),
+            owned_marker=dict(type="str", default="Owned by hailo.services (config_mode template)"),
         ),
         supports_check_mode=True,
     )
@@ -441,7 +489,11 @@ def main():
             state["exists"] = state["file_exists"]
         services[name] = dict(
             config_path=config_path, host=host, port=port, error=error,
+            checksum=module.sha1(config_path) if os.path.isfile(config_path) else None,
+            data=data,
+            owned=is_owned(config_path, module.params["owned_marker"]) if os.path.isfile(config_path) else False,
             json_path=json_path, json_exists=json_exists, json_in_step=in_step, json_port=json_port,
+            json_checksum=module.sha1(json_path) if json_exists else None,
             unit=state,
         )
 

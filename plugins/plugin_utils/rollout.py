@@ -49,15 +49,23 @@ def _state(name, spec):
     return state
 
 
-def rollout_steps(discovered, catalog, plan, json_readers=(), units=None):
+def _differs(text, checksum):
+    return hashlib.sha1(text.encode("utf-8")).hexdigest() != checksum
+
+
+def rollout_steps(discovered, catalog, plan, json_readers=(), units=None, configs=None):
     """One entry per service on the device, saying what it needs.
 
     Each entry: ``name``, ``from`` and ``port`` (current and target), ``config_path``,
     ``json_path`` (None when the service has no JSON copy and does not read one),
-    ``update_config`` (the YAML port or the JSON copy must change), ``update_unit`` (the
+    ``update_config`` (edit mode: the YAML port or the JSON copy must change), ``update_unit`` (the
     rendered unit in ``units`` differs from the device's, by the SHA-1 the device reported), ``state``
     (enabled or standby), ``active`` (running and holding its port before the rollout) and
     ``health_path``.
+
+    ``configs`` maps each service in template mode to its rendered ``yaml`` and ``json`` text;
+    such a service gets ``template: true``, never ``update_config``, and ``update_yaml`` /
+    ``update_json`` when the rendered text differs from the device's file (by SHA-1).
     """
     catalog = catalog or {}
     steps = []
@@ -70,16 +78,20 @@ def rollout_steps(discovered, catalog, plan, json_readers=(), units=None):
         wants_json = bool(found.get("json_exists")) or name in json_readers
         unit = found.get("unit") or {}
         rendered = (units or {}).get(name)
-        update_unit = rendered is not None and (
-            hashlib.sha1(rendered.encode("utf-8")).hexdigest() != unit.get("checksum")
-        )
+        update_unit = rendered is not None and _differs(rendered, unit.get("checksum"))
+        config = (configs or {}).get(name)
         steps.append({
             "name": name,
             "from": found["port"],
             "port": target,
             "config_path": found["config_path"],
             "json_path": found.get("json_path") if wants_json else None,
-            "update_config": found["port"] != target or (wants_json and not found.get("json_in_step")),
+            "update_config": config is None and (
+                found["port"] != target or (wants_json and not found.get("json_in_step"))),
+            "template": config is not None,
+            "update_yaml": config is not None and _differs(config["yaml"], found.get("checksum")),
+            "update_json": config is not None and wants_json and _differs(
+                config["json"], found.get("json_checksum") if found.get("json_exists") else None),
             "update_unit": update_unit,
             "state": _state(name, spec),
             # Running means serving: a crash-looping unit reads "active" for a moment after
@@ -131,3 +143,17 @@ def health_targets(steps, ports="target", was_running=False):
             target["path"] = step["health_path"]
         targets.append(target)
     return targets
+
+
+def rollback_order(steps, restart):
+    """The order to restart ``restart`` in after a rollback restored the old files.
+
+    On the old settings several services share a port again. The services that ran before
+    the rollout held their ports, so they start first (alphabetically) and take them back;
+    the ones that did not run (a loser that crash-looped) follow, and fail as they did before
+    instead of taking a winner's port. The rollout's own order (moved services first) would
+    let a restored loser grab the shared port before its winner restarts.
+    """
+    wanted = set(restart or ())
+    ran = sorted(step["name"] for step in steps if step["active"] and step["name"] in wanted)
+    return ran + sorted(wanted - set(ran))

@@ -57,3 +57,27 @@ def test_bad_catalog_fails_with_the_culprit_named(extra_vars, culprit):
     result = run_playbook("-e", extra_vars)
     assert result.returncode != 0
     assert culprit in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    "extra_vars, culprit",
+    [
+        ('{"reconcile_config_settings": {"hailo-ocr": {"ocr": {"langauges": ["en"]}}}}',
+         "hailo-ocr: unknown setting ocr.langauges (reconcile_config_settings)"),
+        ('{"reconcile_config_settings": {"hailo-piper": {"server": {"port": 5005}}}}',
+         "hailo-piper: reconcile_config_settings sets server.port; the port map owns it"),
+        ('{"reconcile_config_mode": "own"}', "reconcile_config_mode must be one of edit, template, got 'own'"),
+    ],
+)
+def test_bad_config_settings_fail_before_any_device_is_touched(extra_vars, culprit):
+    result = run_playbook("-e", extra_vars)
+    assert result.returncode != 0
+    output = " ".join((result.stdout + result.stderr).split())
+    assert culprit in output
+    assert "Discover the Hailo services" not in output  # failed in preflight
+
+
+def test_template_mode_on_the_controller_previews_the_map():
+    result = run_playbook("-e", '{"reconcile_config_mode": "template"}')
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert table_rows(result.stdout) == PLAN_ROWS

@@ -172,6 +172,48 @@ def test_services_from_fabricated_tree(tmp_path):
     assert depth["unit"]["exists"] is True  # falls back to the unit file
 
 
+def test_parsed_data_and_checksums_of_configs(tmp_path):
+    """The controller compares parsed data and sends only files whose SHA-1 differs."""
+    tree = make_tree(tmp_path)
+    env, _log = fake_systemctl(tmp_path, SHOW)
+    rc, result = run(tmp_path, tree, env=env)
+    assert rc == 0, result
+    services = result["services"]
+    pose = services["hailo-pose"]
+    assert pose["data"] == {"server": {"host": "0.0.0.0", "port": 11440}}
+    assert list(pose["data"]["server"]) == ["host", "port"]  # key order kept
+    assert list(services["hailo-ocr"]["data"]["server"]) == ["port", "host"]
+    assert services["hailo-noport"]["data"] == {"server": {"host": "0.0.0.0"}}
+    assert services["hailo-broken"]["data"] is None
+    for name, (yaml_text, json_text) in CONFIGS.items():
+        found = services[name]
+        assert found["checksum"] == hashlib.sha1(yaml_text.encode("utf-8")).hexdigest()
+        expected = None if json_text is None else hashlib.sha1(json_text.encode("utf-8")).hexdigest()
+        assert found["json_checksum"] == expected
+
+
+def test_owned_configs_are_recognised_by_their_leading_comments(tmp_path):
+    marker = "Owned by hailo.services (config_mode template)"
+    (tmp_path / "hailo-a.yaml").write_text("#\n# Ansible managed\n#\n\n# %s\nserver: {port: 1}\n" % marker)
+    (tmp_path / "hailo-b.yaml").write_text("server: {port: 1}\n# %s\n" % marker)
+    (tmp_path / "hailo-c.yaml").write_text("# hand-written\nserver: {port: 1}\n")
+    env, _log = fake_systemctl(tmp_path, "")
+    rc, result = run(tmp_path, {"config_dir": str(tmp_path)}, env=env)
+    assert rc == 0, result
+    owned = dict((name, found["owned"]) for name, found in result["services"].items())
+    assert owned == {"hailo-a": True, "hailo-b": False, "hailo-c": False}
+    rc, result = run(tmp_path, {"config_dir": str(tmp_path), "owned_marker": "hand-written"}, env=env)
+    assert result["services"]["hailo-c"]["owned"] is True
+
+
+def test_requested_service_without_config_has_no_data(tmp_path):
+    env, _log = fake_systemctl(tmp_path, "")
+    rc, result = run(tmp_path, {"config_dir": str(tmp_path), "services": ["hailo-gone"]}, env=env)
+    assert rc == 0, result
+    gone = result["services"]["hailo-gone"]
+    assert (gone["data"], gone["checksum"], gone["json_checksum"]) == (None, None, None)
+
+
 def test_unit_states_from_systemctl(tmp_path):
     tree = make_tree(tmp_path)
     env, log = fake_systemctl(tmp_path, SHOW)

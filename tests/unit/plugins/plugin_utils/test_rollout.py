@@ -9,6 +9,7 @@ from ansible_collections.hailo.services.plugins.plugin_utils.rollout import (
     device_services,
     health_targets,
     restart_order,
+    rollback_order,
     rollout_steps,
 )
 
@@ -120,3 +121,12 @@ def test_a_unit_that_does_not_hold_its_port_is_not_running():
     assert steps["hailo-piper"]["active"] is False
     assert steps["hailo-face"]["active"] is True
     assert restart_order(list(steps.values()), [], plan_for(device)) == ["hailo-piper"]
+
+
+def test_rollback_order_gives_the_ports_back_to_the_services_that_ran():
+    steps = [{"name": "hailo-piper", "active": False}, {"name": "hailo-face", "active": True},
+             {"name": "hailo-depth", "active": False}, {"name": "hailo-ocr", "active": True},
+             {"name": "hailo-clip", "active": True}]
+    restart = ["hailo-depth", "hailo-piper", "hailo-face", "hailo-ocr"]
+    assert rollback_order(steps, restart) == ["hailo-face", "hailo-ocr", "hailo-depth", "hailo-piper"]
+    assert rollback_order(steps, []) == []
