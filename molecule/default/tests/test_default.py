@@ -8,6 +8,7 @@ import json
 
 import pytest
 import yaml
+from device_probe import health_paths, read_device  # molecule/resources, on the verifier's path
 
 FINAL = {
     "hailo-clip": 5000, "hailo-scrfd": 5001, "hailo-face": 5002, "hailo-piper": 5003,
@@ -19,47 +20,18 @@ JSON_READERS = {"hailo-depth", "hailo-pose", "hailo-whisper", "hailo-vision", "h
                 "hailo-ocr", "hailo-ollama"}
 STANDBY = "hailo-standby-test"
 
-# Runs on the device with its python3; prints one JSON document.
-PROBE = r'''
-import glob, json, os, subprocess, urllib.request
-services = %(services)s
-out = {"ss": subprocess.run(["ss", "-Hltnp"], capture_output=True, text=True).stdout,
-       "units": {}, "files": {}, "backups": {}, "health": {}}
-for name in services:
-    show = subprocess.run(["systemctl", "show", "-p", "MainPID,ActiveState,User", name],
-                          capture_output=True, text=True).stdout
-    out["units"][name] = dict(line.split("=", 1) for line in show.splitlines() if "=" in line)
-    for path in ("/etc/hailo/%%s.yaml" %% name, "/etc/xdg/%%s/%%s.json" %% (name, name),
-                 "/etc/systemd/system/%%s.service" %% name):
-        out["files"][path] = open(path).read() if os.path.exists(path) else None
-    backups = sorted(glob.glob("/etc/hailo/%%s.yaml.*" %% name))
-    out["backups"][name] = [open(b).read() for b in backups]
-for name, (port, path) in %(health)s.items():
-    try:
-        out["health"][name] = json.loads(urllib.request.urlopen(
-            "http://127.0.0.1:%%d%%s" %% (port, path), timeout=10).read())
-    except Exception as exc:
-        out["health"][name] = {"error": str(exc)}
-print(json.dumps(out))
-'''
+
+def config_files(services):
+    return [path for name in services for path in (
+        "/etc/hailo/%s.yaml" % name, "/etc/xdg/%s/%s.json" % (name, name),
+        "/etc/systemd/system/%s.service" % name)]
 
 
 @pytest.fixture(scope="module")
 def device(host):
-    health = {name: (port, "/api/version" if name == "hailo-ollama" else "/health")
-              for name, port in FINAL.items()}
-    script = PROBE % {"services": sorted(FINAL) + [STANDBY], "health": health}
-    state = json.loads(host.check_output("python3 -c %s" % _quote(script)))
-    state["listeners"] = {}
-    for line in state["ss"].splitlines():
-        port = int(line.split()[3].rsplit(":", 1)[1])
-        for part in line.split("pid=")[1:]:
-            state["listeners"].setdefault(port, set()).add(int(part.split(",")[0]))
-    return state
-
-
-def _quote(text):
-    return "'" + text.replace("'", "'\"'\"'") + "'"
+    services = sorted(FINAL) + [STANDBY]
+    return read_device(host, services=services, files=config_files(services),
+                       health=health_paths(FINAL))
 
 
 @pytest.mark.parametrize("service, port", sorted(FINAL.items()))

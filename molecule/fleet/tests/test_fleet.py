@@ -4,6 +4,7 @@ import json
 import os
 
 import pytest
+from device_probe import health_paths, read_device  # molecule/resources, on the verifier's path
 
 # The fleet map: pi1's squatter on 11439 is avoided on every device.
 FLEET_MAP = {
@@ -12,29 +13,12 @@ FLEET_MAP = {
     "hailo-florence": 11438, "hailo-depth": 11440, "hailo-pose": 11441,
 }
 
-PROBE = r'''
-import json, subprocess, urllib.request
-out = {"health": {}}
-for name, port in %s.items():
-    path = "/api/version" if name == "hailo-ollama" else "/health"
-    try:
-        urllib.request.urlopen("http://127.0.0.1:%%d%%s" %% (port, path), timeout=5)
-        out["health"][name] = "ok"
-    except Exception as exc:
-        out["health"][name] = str(exc)
-out["sums_rc"] = subprocess.run(["sha256sum", "--quiet", "-c", "/root/hailo-files.sha256"],
-                                capture_output=True, text=True).returncode
-out["files"] = subprocess.run(
-    "find /etc/hailo /etc/xdg /etc/systemd/system -path '*hailo*' -type f | sort",
-    shell=True, capture_output=True, text=True).stdout.split()
-out["seeded"] = open("/root/hailo-files.list").read().split()
-print(json.dumps(out))
-'''
-
-
 def probe(host, ports):
-    script = PROBE % (ports,)
-    return json.loads(host.check_output("python3 -c '%s'" % script.replace("'", "'\"'\"'")))
+    return read_device(host, health=health_paths(ports), snapshot=True)
+
+
+def healthy(state):
+    return sorted(name for name, body in state["health"].items() if "error" not in body)
 
 
 @pytest.fixture(scope="module")
@@ -51,15 +35,16 @@ def test_device_state(host):
     name = host.backend.get_hostname()
     if name == "hailo-fleet-pi1":
         state = probe(host, FLEET_MAP)
-        assert state["health"] == {svc: "ok" for svc in FLEET_MAP}
-        assert state["sums_rc"] != 0  # it was changed
+        assert healthy(state) == sorted(FLEET_MAP), state["health"]
+        assert not state["snapshot"]["intact"]  # it was changed
     elif name == "hailo-fleet-pi2":
         state = probe(host, {"hailo-ocr": 11436, "hailo-face": 5002})
-        assert state["sums_rc"] == 0, "pi2 was not restored to the exact bytes"
-        assert state["health"] == {"hailo-ocr": "ok", "hailo-face": "ok"}
+        assert state["snapshot"]["intact"], "pi2 was not restored to the exact bytes"
+        assert healthy(state) == ["hailo-face", "hailo-ocr"], state["health"]
     else:
         state = probe(host, {"hailo-ocr": 11436})
-        assert state["sums_rc"] == 0 and state["files"] == state["seeded"], "pi3 was touched"
+        snapshot = state["snapshot"]
+        assert snapshot["intact"] and snapshot["now"] == snapshot["seeded"], "pi3 was touched"
 
 
 def test_report_says_what_happened(report):

@@ -1,7 +1,6 @@
 """After a failed rollout: the exact original files, the old ports answering, a clear message."""
-import json
-
 import pytest
+from device_probe import health_paths, read_device  # molecule/resources, on the verifier's path
 
 # The services that answered before the rollout, on their seeded ports.
 ANSWERED_BEFORE = {
@@ -9,57 +8,39 @@ ANSWERED_BEFORE = {
     "hailo-vision": 11435, "hailo-ocr": 11436, "hailo-whisper": 11437, "hailo-florence": 11438,
 }
 
-PROBE = r'''
-import json, subprocess, urllib.request
-out = {"health": {}}
-for name, port in %s.items():
-    path = "/api/version" if name == "hailo-ollama" else "/health"
-    try:
-        urllib.request.urlopen("http://127.0.0.1:%%d%%s" %% (port, path), timeout=10)
-        out["health"][name] = "ok"
-    except Exception as exc:
-        out["health"][name] = str(exc)
-out["sums"] = subprocess.run(["sha256sum", "--quiet", "-c", "/root/hailo-files.sha256"],
-                             capture_output=True, text=True).stdout
-out["files"] = subprocess.run(
-    "find /etc/hailo /etc/xdg /etc/systemd/system -path '*hailo*' -type f | sort",
-    shell=True, capture_output=True, text=True).stdout.split()
-out["seeded"] = open("/root/hailo-files.list").read().split()
-out["failure"] = open("/root/rollout-failure.txt").read()
-out["standby"] = subprocess.run(["systemctl", "is-active", "hailo-standby-test"],
-                                capture_output=True, text=True).stdout.strip()
-print(json.dumps(out))
-'''
+STANDBY = "hailo-standby-test"
+FAILURE = "/root/rollout-failure.txt"  # written by converge.yml
 
 
 @pytest.fixture(scope="module")
 def device(host):
-    script = PROBE % (ANSWERED_BEFORE,)
-    return json.loads(host.check_output("python3 -c '%s'" % script.replace("'", "'\"'\"'")))
+    return read_device(host, services=[STANDBY], files=[FAILURE],
+                       health=health_paths(ANSWERED_BEFORE), snapshot=True)
 
 
 def test_every_original_file_has_its_exact_bytes_back(device):
-    assert device["sums"] == "", device["sums"]
+    assert device["snapshot"]["intact"], device["snapshot"]["mismatches"]
 
 
 def test_only_backups_were_added(device):
-    added = set(device["files"]) - set(device["seeded"])
-    assert set(device["seeded"]) <= set(device["files"])
+    seeded, now = set(device["snapshot"]["seeded"]), set(device["snapshot"]["now"])
+    added = now - seeded
+    assert seeded <= now
     assert all(path.endswith("~") for path in added), added  # Ansible's backup names end in ~
     assert added, "the rollout should have kept backups"
 
 
 @pytest.mark.parametrize("service", sorted(ANSWERED_BEFORE))
 def test_services_that_answered_before_answer_again_on_their_old_port(device, service):
-    assert device["health"][service] == "ok"
+    assert "error" not in device["health"][service], device["health"][service]
 
 
 def test_failure_says_what_failed_and_that_it_was_rolled_back(device):
-    message = device["failure"]
+    message = device["files"][FAILURE]
     assert "rolled back" in message
     assert "hailo-depth" in message
     assert "Every service that ran before answers again on its old port" in message
 
 
 def test_standby_service_still_stopped(device):
-    assert device["standby"] in ("inactive", "failed")
+    assert device["units"][STANDBY]["ActiveState"] in ("inactive", "failed")

@@ -9,6 +9,7 @@ import json
 
 import pytest
 import yaml
+from device_probe import health_paths, read_device  # molecule/resources, on the verifier's path
 
 FINAL = {
     "hailo-clip": 5000, "hailo-scrfd": 5001, "hailo-face": 5002, "hailo-piper": 5003,
@@ -20,39 +21,12 @@ JSON_READERS = {"hailo-depth", "hailo-pose", "hailo-whisper", "hailo-vision", "h
 STANDBY = "hailo-standby-test"
 MARKER = "# Owned by hailo.services (config_mode template)"
 
-PROBE = r'''
-import glob, json, os, subprocess, urllib.request
-out = {"ss": subprocess.run(["ss", "-Hltnp"], capture_output=True, text=True).stdout,
-       "units": {}, "files": {}, "backups": {}, "health": {}}
-for name in %(services)s:
-    show = subprocess.run(["systemctl", "show", "-p", "MainPID,ActiveState", name],
-                          capture_output=True, text=True).stdout
-    out["units"][name] = dict(line.split("=", 1) for line in show.splitlines() if "=" in line)
-    for path in ("/etc/hailo/%%s.yaml" %% name, "/etc/xdg/%%s/%%s.json" %% (name, name)):
-        out["files"][path] = open(path).read() if os.path.exists(path) else None
-    out["backups"][name] = [open(b).read() for b in sorted(glob.glob("/etc/hailo/%%s.yaml.*" %% name))]
-for name, (port, path) in %(health)s.items():
-    try:
-        out["health"][name] = json.loads(urllib.request.urlopen(
-            "http://127.0.0.1:%%d%%s" %% (port, path), timeout=10).read())
-    except Exception as exc:
-        out["health"][name] = {"error": str(exc)}
-print(json.dumps(out))
-'''
-
-
 @pytest.fixture(scope="module")
 def device(host):
-    health = {name: (port, "/api/version" if name == "hailo-ollama" else "/health")
-              for name, port in FINAL.items()}
-    script = PROBE % {"services": sorted(FINAL) + [STANDBY], "health": health}
-    state = json.loads(host.check_output("python3 -c '%s'" % script.replace("'", "'\"'\"'")))
-    state["listeners"] = {}
-    for line in state["ss"].splitlines():
-        port = int(line.split()[3].rsplit(":", 1)[1])
-        for part in line.split("pid=")[1:]:
-            state["listeners"].setdefault(port, set()).add(int(part.split(",")[0]))
-    return state
+    services = sorted(FINAL) + [STANDBY]
+    files = [path for name in services
+             for path in ("/etc/hailo/%s.yaml" % name, "/etc/xdg/%s/%s.json" % (name, name))]
+    return read_device(host, services=services, files=files, health=health_paths(FINAL))
 
 
 def _yaml(device, name):
