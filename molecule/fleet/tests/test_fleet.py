@@ -13,6 +13,7 @@ FLEET_MAP = {
     "hailo-florence": 11438, "hailo-depth": 11440, "hailo-pose": 11441,
 }
 
+
 def probe(host, ports):
     return read_device(host, health=health_paths(ports), snapshot=True)
 

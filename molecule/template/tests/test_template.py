@@ -21,6 +21,7 @@ JSON_READERS = {"hailo-depth", "hailo-pose", "hailo-whisper", "hailo-vision", "h
 STANDBY = "hailo-standby-test"
 MARKER = "# Owned by hailo.services (config_mode template)"
 
+
 @pytest.fixture(scope="module")
 def device(host):
     services = sorted(FINAL) + [STANDBY]
