@@ -2,7 +2,8 @@
 # Build the test-device image for the molecule scenarios: a minimal Debian bookworm
 # (the release Raspberry Pi OS is based on) that boots systemd as PID 1 under podman.
 #
-#   molecule/resources/build-image.sh            # build unless the image already exists
+#   molecule/resources/build-image.sh            # build unless an image with the same
+#                                                # content label exists (packages, revision)
 #   molecule/resources/build-image.sh --force    # rebuild (same as HAILO_IMAGE_REBUILD=1)
 #
 # Options / environment:
@@ -24,13 +25,20 @@ case "${HAILO_IMAGE_REBUILD:-0}" in 1 | true | yes) FORCE=1 ;; esac
 
 # Only what the image needs: systemd as init, Python for Ansible and the service stand-ins
 # (python3-yaml renders the JSON config copies like the installers do), iproute2 for `ss`
-# (testinfra socket checks), procps for ps/pgrep, dbus for systemctl/hostnamectl.
-PACKAGES="systemd,systemd-sysv,dbus,python3,python3-yaml,iproute2,procps"
+# (testinfra socket checks), procps for ps/pgrep, dbus for systemctl/hostnamectl, sudo for
+# scenarios that connect as a non-root user and become root.
+PACKAGES="systemd,systemd-sysv,dbus,python3,python3-yaml,iproute2,procps,sudo"
+# What the image holds, as a label on it: an existing image is only reused when its label
+# matches, so changing the package list (or bumping CONTENT_REVISION after changing the
+# container tweaks below) rebuilds it.
+CONTENT_REVISION=1
+CONTENT_LABEL="org.hailo.services.image-content"
+CONTENT_ID="$(printf '%s\n' "$SUITE" "$PACKAGES" "$CONTENT_REVISION" | sha256sum | cut -c1-16)"
 
 log() { printf '[build-image] %s\n' "$*" >&2; }
 die() { printf '[build-image] ERROR: %s\n' "$*" >&2; exit 1; }
 
-usage() { sed -n '2,16s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
+usage() { sed -n '2,17s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
 
 while [[ $# -gt 0 ]]; do
     case "$1" in
@@ -53,8 +61,15 @@ command -v podman >/dev/null || die "podman is missing: apt-get install -y podma
 command -v debootstrap >/dev/null || die "debootstrap is missing: apt-get install -y debootstrap"
 
 if podman image exists "$IMAGE" && [[ $FORCE -eq 0 ]]; then
-    log "image $IMAGE exists; nothing to do (use --force or HAILO_IMAGE_REBUILD=1 to rebuild)"
-    exit 0
+    have="$(podman image inspect --format "{{ index .Labels \"$CONTENT_LABEL\" }}" "$IMAGE" \
+            2>/dev/null || true)"
+    if [[ $have == "$CONTENT_ID" ]]; then
+        log "image $IMAGE exists ($CONTENT_LABEL=$CONTENT_ID); nothing to do" \
+            "(use --force or HAILO_IMAGE_REBUILD=1 to rebuild)"
+        exit 0
+    fi
+    log "image $IMAGE exists but holds other content (${have:-no $CONTENT_LABEL label}," \
+        "want $CONTENT_ID): rebuilding"
 fi
 
 # The bookworm mirror this machine already uses: deb822 *.sources files (URIs/Suites) and
@@ -145,6 +160,7 @@ old_id="$(podman image inspect --format '{{.Id}}' "$IMAGE" 2>/dev/null || true)"
 log "importing as $IMAGE ..."
 tar --numeric-owner -C "$ROOTFS" -c . |
     podman import --change 'CMD ["/sbin/init"]' --change 'ENV container=podman' \
+        --change "LABEL $CONTENT_LABEL=$CONTENT_ID" \
         --message "hailo-pi test device ($SUITE minbase)" - "$IMAGE" >/dev/null
 new_id="$(podman image inspect --format '{{.Id}}' "$IMAGE")"
 if [[ -n $old_id && $old_id != "$new_id" ]]; then
@@ -154,4 +170,5 @@ if [[ -n $old_id && $old_id != "$new_id" ]]; then
     fi
 fi
 size="$(podman image inspect --format '{{.Size}}' "$IMAGE")"
-log "built $IMAGE (${new_id:0:12}, $((size / 1024 / 1024)) MiB) in $((SECONDS - start)) s"
+log "built $IMAGE (${new_id:0:12}, $CONTENT_LABEL=$CONTENT_ID, $((size / 1024 / 1024)) MiB)" \
+    "in $((SECONDS - start)) s"

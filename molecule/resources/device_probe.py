@@ -14,7 +14,7 @@ def run(*argv):
     return subprocess.run(argv, capture_output=True, text=True)
 out = {"ss": run("ss", "-Hltnp").stdout, "units": {}, "backups": {}, "files": {}, "health": {}}
 for name in spec["services"]:
-    show = run("systemctl", "show", "-p", "MainPID,ActiveState,User", name).stdout
+    show = run("systemctl", "show", "-p", "MainPID,ActiveState,SubState,User,NRestarts", name).stdout
     out["units"][name] = dict(line.split("=", 1) for line in show.splitlines() if "=" in line)
     out["backups"][name] = [open(b).read() for b in sorted(glob.glob("/etc/hailo/%s.yaml.*" % name))]
 for path in spec["files"]:
@@ -33,6 +33,12 @@ if spec["snapshot"]:
         "seeded": open("/root/hailo-files.list").read().split(),
         "now": run("sh", "-c", "find /etc/hailo /etc/xdg /etc/systemd/system -path '*hailo*'"
                                " -type f | sort").stdout.split()}
+    pids = {}
+    for block in open("/root/hailo-pids.txt").read().split("\n\n"):
+        props = dict(line.split("=", 1) for line in block.splitlines() if "=" in line)
+        if props.get("Id", "").endswith(".service"):
+            pids[props["Id"][:-len(".service")]] = int(props.get("MainPID") or 0)
+    out["snapshot"]["pids"] = pids
 print(json.dumps(out))
 '''
 
@@ -45,11 +51,13 @@ def health_paths(ports):
 
 def read_device(host, services=(), files=(), health=None, snapshot=False):
     """Units, config backups, file contents, health bodies, listeners (port -> set of pids) and,
-    with ``snapshot``, how the service files compare with the scenario's snapshot."""
+    with ``snapshot``, how the service files compare with the scenario's snapshot and the main
+    PIDs it recorded (``snapshot["pids"]``, service -> pid)."""
     spec = {"services": list(services), "files": list(files), "health": health or {},
             "snapshot": snapshot}
-    state = json.loads(host.check_output(
-        "python3 -c %s %s" % (shlex.quote(_SCRIPT), shlex.quote(json.dumps(spec)))))
+    with host.sudo():  # a scenario may connect as a normal user, as to a real device
+        state = json.loads(host.check_output(
+            "python3 -c %s %s" % (shlex.quote(_SCRIPT), shlex.quote(json.dumps(spec)))))
     state["listeners"] = {}
     for line in state["ss"].splitlines():
         port = int(line.split()[3].rsplit(":", 1)[1])

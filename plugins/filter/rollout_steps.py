@@ -74,6 +74,7 @@ _value:
     update_unit: {description: Whether the unit file must be (re)written., type: bool}
     state: {description: V(enabled) or V(standby)., type: str}
     active: {description: Whether the unit was running before the rollout., type: bool}
+    was: {description: "How it ran before the rollout: V(serving), V(failing) (crash-looping), V(failed) or V(stopped).", type: str}
     health_path: {description: Health endpoint from the catalog, or null for the default., type: str}
 """
 

@@ -118,6 +118,15 @@ services:
         path: /etc/systemd/system/hailo-piper.service
         file_exists: true
         checksum: 0b6e3c43dd1cbcbd2b0e5ed7bd6d0c4b2f3a0a51
+        directives:
+          - [Unit, Description, Hailo Piper TTS]
+          - [Service, Type, simple]
+          - [Service, Environment, XDG_CONFIG_HOME=/etc/xdg]
+          - [Service, Environment, HAILO_PRINT_TO_SYSLOG=1]
+          - [Service, TimeoutStartSec, "120"]
+          - [Install, WantedBy, multi-user.target]
+        parse_error: null
+        dropins: []
         known: true
         exists: true
         load_state: loaded
@@ -217,6 +226,29 @@ services:
             - SHA-1 of the unit file, or V(null) when it does not exist. Lets the controller
               send only the units whose content differs.
           type: str
+          returned: always
+        directives:
+          description:
+            - The directives of the unit file in file order, one C([section, key, value]) list
+              each, read the way systemd reads them (comments and blank lines skipped, whitespace
+              around C(=) and the value dropped, backslash continuations joined with a space). A
+              key set several times, for example C(Environment), gives one entry per line.
+            - V(null) when the unit file does not exist, cannot be read or does not parse;
+              RV(services.unit.parse_error) then says why.
+            - Drop-ins (RV(services.unit.dropins)) are not read.
+          type: list
+          elements: list
+          returned: always
+        parse_error:
+          description: Why RV(services.unit.directives) is V(null), or V(null).
+          type: str
+          returned: always
+        dropins:
+          description:
+            - Sorted absolute paths of the C(*.conf) drop-ins in C(<unit_dir>/<service>.service.d/);
+              empty when there are none.
+          type: list
+          elements: str
           returned: always
         known:
           description: Whether systemd reported on the unit.
@@ -329,6 +361,7 @@ from ansible_collections.hailo.services.plugins.module_utils.listeners import (
     unit_states,
     unknown_unit_state,
 )
+from ansible_collections.hailo.services.plugins.module_utils.systemd_unit import parse_unit
 from ansible_collections.hailo.services.plugins.module_utils.yaml_port import (
     HAS_YAML,
     PORT_MAX,
@@ -426,6 +459,33 @@ def read_json_copy(json_path, data, yaml_ok):
     return True, in_step, port
 
 
+def read_unit(unit_path):
+    """``(directives, parse_error)`` of one unit file; ``directives`` is None when it cannot be used."""
+    if not os.path.isfile(unit_path):
+        return None, "%s does not exist" % unit_path
+    try:
+        text = _read_text(unit_path)
+    except (IOError, OSError) as err:
+        return None, "cannot read %s: %s" % (unit_path, err.strerror or err)
+    except UnicodeDecodeError as err:
+        return None, "%s is not UTF-8: %s" % (unit_path, err)
+    try:
+        return parse_unit(text), None
+    except ValueError as err:
+        return None, "%s: %s" % (unit_path, err)
+
+
+def unit_dropins(unit_dir, unit):
+    """Sorted absolute paths of the ``*.conf`` drop-ins of ``unit`` in ``<unit_dir>/<unit>.d/``."""
+    dropin_dir = os.path.abspath(os.path.join(unit_dir, unit + ".d"))
+    try:
+        entries = os.listdir(dropin_dir)
+    except OSError:
+        return []
+    return sorted(os.path.join(dropin_dir, entry) for entry in entries
+                  if entry.endswith(".conf") and not os.path.isdir(os.path.join(dropin_dir, entry)))
+
+
 def query_units(module, units):
     """``(states, error)``: one ``systemctl show`` call for all units."""
     if not units:
@@ -485,6 +545,8 @@ def main():
         unit_path = os.path.join(unit_dir, unit)
         state.update(name=unit, path=unit_path, file_exists=os.path.isfile(unit_path))
         state["checksum"] = module.sha1(unit_path) if state["file_exists"] else None
+        state["directives"], state["parse_error"] = read_unit(unit_path)
+        state["dropins"] = unit_dropins(unit_dir, unit)
         if not state["known"]:
             state["exists"] = state["file_exists"]
         services[name] = dict(

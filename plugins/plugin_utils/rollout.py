@@ -49,6 +49,18 @@ def _state(name, spec):
     return state
 
 
+def _run_state(unit, found):
+    """How the service ran before the rollout: serving, failing, failed or stopped.
+
+    ``failing`` is a unit systemd keeps (re)starting that does not hold its port: a loser of a
+    shared port crash-looping under ``Restart=always``.
+    """
+    active = unit.get("active")
+    if active in ("active", "activating", "reloading"):
+        return "serving" if active == "active" and found.get("serving", True) else "failing"
+    return "failed" if active == "failed" else "stopped"
+
+
 def _differs(text, checksum):
     return hashlib.sha1(text.encode("utf-8")).hexdigest() != checksum
 
@@ -97,21 +109,31 @@ def rollout_steps(discovered, catalog, plan, json_readers=(), units=None, config
             # Running means serving: a crash-looping unit reads "active" for a moment after
             # each restart, but never holds its port.
             "active": unit.get("active") == "active" and found.get("serving", True),
+            "was": _run_state(unit, found),
             "health_path": spec.get("health_path"),
         })
     return steps
 
 
+UPDATES = ("update_config", "update_yaml", "update_json", "update_unit")
+
+
+def planned_changes(steps):
+    """Names of the services whose config, JSON copy or unit the rollout will write."""
+    return [step["name"] for step in steps if any(step.get(key) for key in UPDATES)]
+
+
 def restart_order(steps, changed, plan):
     """Services to (re)start after the files changed, in a safe order.
 
-    A service is restarted when its config or unit changed, or when it should run but does not
+    A service is restarted when its config or unit changed (``changed``; None: the changes the
+    steps plan), or when it should run but does not
     (a loser that crash-looped, a kept service that could not bind while a loser held its
     port). A standby service that was stopped stays stopped. Moved services come first, in the
     engine's ``restart_order``, so each one's new port is free when it starts; the others
     follow alphabetically.
     """
-    changed = set(changed or ())
+    changed = set(planned_changes(steps) if changed is None else changed)
     wanted = set()
     for step in steps:
         if step["state"] == "standby" and not step["active"]:
@@ -157,3 +179,62 @@ def rollback_order(steps, restart):
     wanted = set(restart or ())
     ran = sorted(step["name"] for step in steps if step["active"] and step["name"] in wanted)
     return ran + sorted(wanted - set(ran))
+
+
+def rollout_actions(steps, plan):
+    """What the role does to the services on one device, worked out before any file changes.
+
+    ``restart``: the services to (re)start after the files are written, in ``restart_order``.
+    ``stop_first``: those of them that crash-loop now; they are stopped before any file is
+    written, so that systemd cannot restart them on a half-written change (and keep them on it
+    through a rollback). ``rollback_restart``: after a rollback restored the files, the services
+    that ran (serving or crash-looping) before, in ``rollback_order``; ``rollback_stop``: the
+    ones that were stopped or failed before, which a rollback leaves stopped.
+    """
+    restart = restart_order(steps, None, plan)
+    was = dict((step["name"], step.get("was")) for step in steps)
+    ran = [name for name in restart if was.get(name) in ("serving", "failing")]
+    return {
+        "restart": restart,
+        "stop_first": [name for name in restart if was.get(name) == "failing"],
+        "rollback_restart": rollback_order(steps, ran),
+        "rollback_stop": sorted(name for name in restart if name not in ran),
+    }
+
+
+def rollback_report(steps, facts):
+    """What runs where after a rollback, from a fresh ``service_facts`` result.
+
+    Returns ``{"ok": bool, "lines": [...], "problems": [...]}``: one line per service
+    (``hailo-ocr: serving on 11436``, ``hailo-depth: not serving, crash-looping as before``);
+    a problem is a service that served before and does not serve on its restored port, or a
+    service holding a port its restored config does not name.
+    """
+    services = (facts or {}).get("services") or {}
+    held = {}
+    for item in (facts or {}).get("listeners") or ():
+        unit = item.get("unit") or ""
+        if unit.endswith(".service"):
+            held.setdefault(unit[:-len(".service")], set()).add(item["port"])
+    lines, problems = [], []
+    for step in steps:
+        name = step["name"]
+        found = services.get(name) or {}
+        port = found.get("port", step["from"])
+        state = (found.get("unit") or {}).get("active") or "unknown"
+        stray = sorted(held.get(name, set()) - set([port]))
+        if found.get("serving"):
+            line = "%s: serving on %s" % (name, port)
+        elif state in ("activating", "active", "reloading"):
+            line = "%s: not serving on %s (%s)" % (name, port, "crash-looping")
+        else:
+            line = "%s: %s" % (name, state)
+        if step.get("was") and step["was"] != "serving" and not found.get("serving"):
+            line += ", as before (%s)" % step["was"]
+        lines.append(line)
+        if step.get("was") == "serving" and not found.get("serving"):
+            problems.append("%s served on %s before and does not now" % (name, step["from"]))
+        if stray:
+            problems.append("%s holds port(s) %s that its config does not name (%s)"
+                            % (name, ", ".join(str(p) for p in stray), port))
+    return {"ok": not problems, "lines": lines, "problems": problems}

@@ -176,11 +176,23 @@ def test_every_service_has_a_default_port_and_reader():
 
 
 @pytest.mark.parametrize("path, expected", [
-    ("/opt/hailo-ocr/server.py", "hailo-ocr"),
-    ("/opt/hailo-standby-test/server.py", "hailo-standby-test"),
+    # The script paths of the seeded units (molecule/resources/files/units/).
+    ("/opt/hailo-ocr/hailo_ocr_server.py", "hailo-ocr"),
+    ("/opt/hailo-clip/hailo_clip_service.py", "hailo-clip"),
+    ("/opt/hailo-face/hailo_face_service.py", "hailo-face"),
+    ("/opt/hailo-standby-test/hailo_standby_test_service.py", "hailo-standby-test"),
     ("/usr/local/bin/hailo-ollama", "hailo-ollama"),
+    # The install directory wins over the script name; any script name works there.
+    ("/opt/hailo-ocr/server.py", "hailo-ocr"),
+    ("/opt/hailo-depth/hailo_pose_server.py", "hailo-depth"),
+    # Outside /opt the script's own name tells.
+    ("/tmp/x/hailo_clip_service.py", "hailo-clip"),
+    ("/tmp/x/hailo_depth_server.py", "hailo-depth"),
+    ("/tmp/x/hailo_standby_test_service.py", "hailo-standby-test"),
     ("/tmp/x/hailo-clip.py", "hailo-clip"),
     ("/usr/local/bin/server.py", None),
+    ("/usr/local/bin/main.py", None),
+    ("/work/standin/hailo_standin.py", None),  # itself: no naming-rule suffix
 ])
 def test_service_from_path(path, expected):
     assert standin.service_from_path(path) == expected
@@ -318,7 +330,7 @@ def test_ollama_has_no_health_but_a_version(env, run_standin, tmp_path):
 
 
 def test_name_from_opt_install_path(env, run_standin, tmp_path):
-    server = tmp_path / "opt" / "hailo-scrfd" / "server.py"
+    server = tmp_path / "opt" / "hailo-scrfd" / "hailo_scrfd_service.py"
     server.parent.mkdir(parents=True)
     shutil.copy(STANDIN, str(server))
     write_yaml(env, "hailo-scrfd", "server: {host: 127.0.0.1, port: 0}\n")

@@ -14,8 +14,29 @@ FLEET_MAP = {
 }
 
 
+MOVED = ("hailo-depth", "hailo-piper", "hailo-pose")
+OLLAMA_UNIT = "/etc/systemd/system/hailo-ollama.service"
+SEEDED_UNITS = os.path.join(os.environ["MOLECULE_PROJECT_DIRECTORY"], "molecule", "resources",
+                            "files", "units")
+
+
 def probe(host, ports):
-    return read_device(host, health=health_paths(ports), snapshot=True)
+    return read_device(host, services=sorted(FLEET_MAP), files=[OLLAMA_UNIT],
+                       health=health_paths(ports), snapshot=True)
+
+
+def directives(text):
+    """(section, line) pairs of a unit's directives, comments and blank lines left out."""
+    section, out = None, []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line[0] in "#;":
+            continue
+        if line.startswith("["):
+            section = line
+            continue
+        out.append((section, line))
+    return out
 
 
 def healthy(state):
@@ -38,6 +59,7 @@ def test_device_state(host):
         state = probe(host, FLEET_MAP)
         assert healthy(state) == sorted(FLEET_MAP), state["health"]
         assert not state["snapshot"]["intact"]  # it was changed
+        check_unit_setting_applied(state)
     elif name == "hailo-fleet-pi2":
         state = probe(host, {"hailo-ocr": 11436, "hailo-face": 5002})
         assert state["snapshot"]["intact"], "pi2 was not restored to the exact bytes"
@@ -67,3 +89,24 @@ def test_report_says_what_happened(report):
     assert "### hailo-fleet-pi2: failed, rolled back" in text
     assert "### hailo-fleet-pi3: not reached (rollout stopped)" in text
     assert "## What clients must change" in text
+
+
+def check_unit_setting_applied(state):
+    """hailo-ollama's unit: the installer's directives, MemoryMax from the inventory; only
+    ollama (its unit changed) and the moved services were restarted."""
+    with open(os.path.join(SEEDED_UNITS, "hailo-ollama.service"), encoding="utf-8") as handle:
+        seeded = directives(handle.read())
+    unit = state["files"][OLLAMA_UNIT]
+    assert "Ansible managed" in unit.split("[Unit]")[0]
+    expected = [(section, "MemoryMax=6G" if line.startswith("MemoryMax=") else line)
+                for section, line in seeded]
+    assert directives(unit) == expected
+    assert "MemoryMax=6G" in unit
+    pids = state["snapshot"]["pids"]
+    restarted = sorted(name for name in FLEET_MAP
+                       if int(state["units"][name]["MainPID"]) != pids.get(name))
+    assert restarted == sorted(("hailo-ollama",) + MOVED)
+
+
+def test_the_rollout_connected_as_a_normal_user(host):
+    assert host.check_output("id -un") == "pi"

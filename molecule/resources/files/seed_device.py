@@ -2,25 +2,32 @@
 
 TEST FIXTURE, run on the device by molecule/resources/prepare.yml
 (``ansible.builtin.script``) with one argument: the path of a JSON spec the play built from
-seed.yml, its variables and its templates. Doing the whole seeding in one process keeps
-the prepare step to a handful of connections (a podman exec costs about a second).
+seed.yml, its variables, the installers' unit files (files/units/) and the config templates.
+Doing the whole seeding in one process keeps the prepare step to a handful of connections
+(a podman exec costs about a second).
 
 What it does, in order (idempotent; a second run reseeds from scratch):
   1. stops and resets every unit it is about to (re)write, removes skipped services;
   2. creates the device group and, per service, a system user/group named like the service
-     (member of the device group), /opt/<service>/{venv/bin/python,server.py} (hailo-ollama:
-     /usr/local/bin/hailo-ollama), /var/lib/<service>, /etc/hailo/<service>.yaml (root 0644),
-     /etc/xdg/<service>/ (owned by the service) and, for the JSON readers, the installer's
-     JSON copy json.dump(yaml.safe_load(...), indent=2) (owned by the service, 0644);
-  3. writes the units (and drop-ins) as the installers do, the fault files of the stand-in,
-     and the stand-in's model load time in the manager environment;
+     (member of the device group), what the unit's ExecStart= runs (see install_program:
+     the stand-in at the script path, the last argument ending in .py, or at the service's
+     ``binary`` path for ``/usr/bin/env NAME``; a venv interpreter /opt/<service>/venv/bin/
+     python* as a symlink to /usr/bin/python3, like a real venv), the source and target
+     directories of the unit's BindPaths=/BindReadOnlyPaths=, /var/lib/<service>,
+     /etc/hailo/<service>.yaml (root 0644), /etc/xdg/<service>/ (owned by the service) and,
+     for the JSON readers, the installer's JSON copy json.dump(yaml.safe_load(...), indent=2)
+     (owned by the service, 0644);
+  3. writes the units and drop-ins byte for byte as the installers left them (no
+     templating), the fault files of the stand-in, and the stand-in's model load time in
+     the manager environment;
   4. starts the unrelated listeners, then the services one by one in the given order,
      waiting for each expected winner to hold its port before starting the next, so the
      winners of shared ports are deterministic; the standby service is disabled + stopped;
   5. waits until the seeded state is reached: winners answer their health path with 200,
      losers crash-loop (NRestarts >= 1, not active) or sit `failed` at the start limit
-     (units whose RestartSec is short enough to trip StartLimitBurst within
-     StartLimitIntervalSec), the standby unit is inactive;
+     (units whose RestartSec= is short enough to trip StartLimitBurst= within
+     StartLimitIntervalSec=, read from the unit and its drop-ins), the standby unit is
+     inactive;
   6. prints a JSON summary on stdout.
 """
 
@@ -28,6 +35,8 @@ import grp
 import json
 import os
 import pwd
+import re
+import shlex
 import shutil
 import socket
 import subprocess
@@ -141,9 +150,89 @@ def fault_blocks(fault, port):
     return "*" in tokens or str(port) in tokens
 
 
+# --------------------------------------------------------------------------- unit files
+def unit_settings(*texts):
+    """``{(section, key): [values]}`` of a unit file and its drop-ins, in order (later texts
+    win for single-valued keys; an empty assignment resets a list, as systemd does)."""
+    settings = {}
+    for text in texts:
+        section, lines = None, text.splitlines()
+        i = 0
+        while i < len(lines):
+            line = lines[i].strip()
+            i += 1
+            while line.endswith("\\") and i < len(lines):
+                line = line[:-1] + " " + lines[i].strip()
+                i += 1
+            if not line or line[0] in "#;":
+                continue
+            if line.startswith("[") and line.endswith("]"):
+                section = line[1:-1]
+                continue
+            key, sep, value = line.partition("=")
+            if not sep:
+                continue
+            values = settings.setdefault((section, key.strip()), [])
+            if value.strip():
+                values.append(value.strip())
+            else:
+                del values[:]
+    return settings
+
+
+def setting(settings, section, key, default=None):
+    values = settings.get((section, key))
+    return values[-1] if values else default
+
+
+_TIME_UNITS = {"us": 1e-6, "usec": 1e-6, "ms": 1e-3, "msec": 1e-3, "": 1.0, "s": 1.0,
+               "sec": 1.0, "second": 1.0, "seconds": 1.0, "m": 60.0, "min": 60.0,
+               "minute": 60.0, "minutes": 60.0, "h": 3600.0, "hr": 3600.0, "hour": 3600.0,
+               "hours": 3600.0}
+
+
+def timespan(text):
+    """systemd time span (``5``, ``100ms``, ``10min``, ``1min 30s``) in seconds."""
+    total, found = 0.0, False
+    for number, unit in re.findall(r"([0-9.]+)\s*([a-z]*)", text.strip().lower()):
+        if unit not in _TIME_UNITS:
+            raise SystemExit("seed: cannot read time span %r" % text)
+        total += float(number) * _TIME_UNITS[unit]
+        found = True
+    if not found:
+        raise SystemExit("seed: cannot read time span %r" % text)
+    return total
+
+
+def exec_start_argv(settings, name):
+    values = settings.get(("Service", "ExecStart")) or []
+    if len(values) != 1:
+        raise SystemExit("seed: %s.service needs exactly one ExecStart=, has %d"
+                         % (name, len(values)))
+    argv = shlex.split(values[0])
+    while argv and argv[0][:1] in "-@+!:" and not argv[0].startswith("/"):
+        argv[0] = argv[0][1:] or argv.pop(0)
+    if not argv or not argv[0].startswith("/"):
+        raise SystemExit("seed: %s.service: ExecStart= must start with an absolute path: %r"
+                         % (name, values[0]))
+    return argv
+
+
+def bind_paths(settings):
+    """(source, target, read_only) of the unit's BindPaths= and BindReadOnlyPaths=."""
+    out = []
+    for key, read_only in (("BindPaths", False), ("BindReadOnlyPaths", True)):
+        for value in settings.get(("Service", key)) or []:
+            for item in shlex.split(value):
+                item = item.lstrip("-")
+                source, _sep, rest = item.partition(":")
+                target = rest.partition(":")[0] or source
+                out.append((source, target, read_only))
+    return out
+
+
 def start_limit(svc):
-    return (int(svc.get("start_limit_burst", START_LIMIT_BURST)),
-            float(svc.get("start_limit_interval", START_LIMIT_INTERVAL)))
+    return svc["start_limit_burst"], svc["start_limit_interval"]
 
 
 def trips_start_limit(svc):
@@ -151,7 +240,21 @@ def trips_start_limit(svc):
     burst, interval = start_limit(svc)
     if burst <= 0 or interval <= 0:
         return False
-    return (float(svc["restart_sec"]) + CRASH_OVERHEAD) * (burst - 1) < interval
+    return (svc["restart_sec"] + CRASH_OVERHEAD) * (burst - 1) < interval
+
+
+def read_unit(svc):
+    """Facts the seeder needs from the unit as its installer wrote it (plus drop-ins)."""
+    name = svc["name"]
+    dropins = svc.get("dropins") or {}
+    settings = unit_settings(svc["unit"], *[dropins[f] for f in sorted(dropins)])
+    svc["argv"] = exec_start_argv(settings, name)
+    svc["binds"] = bind_paths(settings)
+    svc["restart_sec"] = timespan(setting(settings, "Service", "RestartSec", "100ms"))
+    svc["start_limit_interval"] = timespan(setting(
+        settings, "Unit", "StartLimitIntervalSec", str(START_LIMIT_INTERVAL)))
+    svc["start_limit_burst"] = int(setting(settings, "Unit", "StartLimitBurst",
+                                           str(START_LIMIT_BURST)))
 
 
 # --------------------------------------------------------------------------- steps
@@ -181,6 +284,7 @@ def reset(spec):
         shutil.rmtree(os.path.join(SYSTEMD_DIR, unit + ".d"), ignore_errors=True)
         shutil.rmtree(os.path.join(XDG_DIR, name), ignore_errors=True)
         shutil.rmtree(os.path.join("/opt", name), ignore_errors=True)
+        shutil.rmtree(os.path.join("/usr/share", name), ignore_errors=True)
         for path in (os.path.join(HAILO_DIR, name + ".yaml"), "/usr/local/bin/" + name):
             if os.path.lexists(path):
                 os.remove(path)
@@ -206,20 +310,72 @@ def ensure_user(name, device_group):
     run("usermod", "--append", "--groups", device_group, name)
 
 
+def install_program(svc, spec):
+    """Make the unit's ExecStart= run the stand-in, whatever the installer wrote there."""
+    name, argv = svc["name"], svc["argv"]
+    scripts = [arg for arg in argv[1:] if arg.endswith(".py")]
+    if os.path.basename(argv[0]) == "env" and len(argv) > 1 and not scripts:
+        # /usr/bin/env NAME: a program found on systemd's PATH (hailo-ollama).
+        if not svc.get("binary"):
+            raise SystemExit("seed: %s runs `%s` but seed.yml gives no binary path"
+                             % (name, " ".join(argv)))
+        if os.path.basename(svc["binary"]) != argv[1]:
+            raise SystemExit("seed: %s: binary %s is not what `%s` runs"
+                             % (name, svc["binary"], " ".join(argv)))
+        write_file(svc["binary"], spec["standin_source"], mode=0o755)
+        return
+    if not scripts:
+        raise SystemExit("seed: %s: no script (*.py) in ExecStart=%s" % (name, " ".join(argv)))
+    script, interpreter = scripts[-1], argv[0]
+    make_dir(os.path.dirname(script))
+    write_file(script, spec["standin_source"], mode=0o755)
+    if re.match(r"^/opt/[^/]+/venv/bin/python[0-9.]*$", interpreter):
+        # A real venv: python3 -> /usr/bin/python3, python -> python3.
+        bindir = os.path.dirname(interpreter)
+        make_dir(os.path.dirname(bindir))
+        make_dir(bindir)
+        links = {"python3": "/usr/bin/python3", "python": "python3"}
+        links.setdefault(os.path.basename(interpreter), "python3")
+        for link, target in sorted(links.items()):
+            path = os.path.join(bindir, link)
+            if os.path.lexists(path):
+                os.remove(path)
+            os.symlink(target, path)
+    elif not os.access(interpreter, os.X_OK):
+        raise SystemExit("seed: %s: interpreter %s is missing on the device" % (name, interpreter))
+
+
+def install_binds(svc):
+    """Source (packaged data, root) and target (under the service's state, its own) of
+    each bind mount, so systemd can set up the unit's namespace."""
+    name = svc["name"]
+    for source, target, _read_only in svc["binds"]:
+        make_dirs(source)
+        make_dirs(target, owner=name, group=name, below="/var/lib/" + name)
+
+
+def make_dirs(path, owner="root", group="root", below=None):
+    """mkdir -p; the new directories (those under ``below`` when given) get owner/group."""
+    missing = []
+    cur = path
+    while not os.path.isdir(cur):
+        missing.append(cur)
+        cur = os.path.dirname(cur)
+    for directory in reversed(missing):
+        if below and not (directory + "/").startswith(below.rstrip("/") + "/"):
+            make_dir(directory)
+        else:
+            make_dir(directory, owner=owner, group=group)
+    if below and (path + "/").startswith(below.rstrip("/") + "/"):
+        make_dir(path, owner=owner, group=group)
+
+
 def install_service(svc, spec):
     name = svc["name"]
     ensure_user(name, spec["device_group"])
-    if svc.get("binary"):
-        write_file(svc["binary"], spec["standin_source"], mode=0o755)
-    else:
-        make_dir("/opt/" + name)
-        make_dir("/opt/%s/venv/bin" % name)
-        python = "/opt/%s/venv/bin/python" % name
-        if os.path.lexists(python):
-            os.remove(python)
-        os.symlink("/usr/bin/python3", python)
-        write_file("/opt/%s/server.py" % name, spec["standin_source"], mode=0o755)
+    install_program(svc, spec)
     make_dir("/var/lib/" + name, owner=name, group=name)
+    install_binds(svc)
     make_dir(HAILO_DIR)
     yaml_path = os.path.join(HAILO_DIR, name + ".yaml")
     write_file(yaml_path, svc["yaml"])
@@ -323,6 +479,7 @@ def main(spec_path):
     for svc in spec["services"]:
         server = (yaml.safe_load(svc["yaml"]) or {}).get("server") or {}
         svc["host"] = str(server.get("host") or "0.0.0.0")
+        read_unit(svc)
     started = time.monotonic()
 
     reset(spec)

@@ -4,8 +4,11 @@
 It behaves like the deployed service it replaces, as far as port reconciliation can see:
 
 * It finds out which service it is from ``--service NAME``, the environment variable
-  ``HAILO_STANDIN_SERVICE``, or its install path (``/opt/<service>/server.py``,
-  ``/usr/local/bin/hailo-ollama``).
+  ``HAILO_STANDIN_SERVICE``, or its install path, the way each installer lays it out
+  (nothing in the unit tells it): the directory under ``/opt`` of its script
+  (``/opt/<service>/hailo_<x>_service.py``, ``/opt/<service>/hailo_<x>_server.py``, any
+  script name), else the script's own name (``hailo-ollama`` as ``/usr/local/bin/hailo-ollama``
+  run by ``/usr/bin/env hailo-ollama``; ``hailo_clip_service.py`` -> ``hailo-clip``).
 * It reads the file its real counterpart reads: hailo-piper, -clip, -face, -scrfd (and the
   test-only hailo-standby-test) read ``$HAILO_CONFIG_DIR/<service>.yaml`` (default
   ``/etc/hailo``); hailo-depth, -pose, -whisper, -vision, -florence, -ocr and -ollama read the
@@ -96,18 +99,28 @@ def log(service, message):
 
 # --------------------------------------------------------------------------- identity
 def service_from_path(path):
-    """``/opt/hailo-ocr/server.py`` -> ``hailo-ocr``; ``/usr/local/bin/hailo-ollama`` ->
-    ``hailo-ollama``; ``None`` when the path names no service."""
+    """The service a script path belongs to, ``None`` when the path names none.
+
+    ``/opt/hailo-ocr/hailo_ocr_server.py`` -> ``hailo-ocr`` (the install directory wins);
+    ``/usr/local/bin/hailo-ollama`` -> ``hailo-ollama``; ``/x/hailo_clip_service.py`` ->
+    ``hailo-clip`` (``hailo_<x>_service.py`` / ``hailo_<x>_server.py``, ``_`` -> ``-``).
+    """
     parts = os.path.abspath(path).split(os.sep)
     if "opt" in parts:
         idx = parts.index("opt")
-        if idx + 1 < len(parts) and _SERVICE_RE.match(parts[idx + 1]):
+        if idx + 1 < len(parts) - 1 and _SERVICE_RE.match(parts[idx + 1]):
             return parts[idx + 1]
     base = os.path.basename(path)
     if base.endswith(".py"):
         base = base[:-3]
     if _SERVICE_RE.match(base):
         return base
+    # Only the installers' naming rule, so hailo_standin.py itself names no service.
+    match = re.match(r"^(hailo_[a-z0-9_]+)_(?:service|server)$", base)
+    if match:
+        name = match.group(1).replace("_", "-")
+        if _SERVICE_RE.match(name):
+            return name
     return None
 
 
@@ -414,7 +427,7 @@ def main(argv=None, environ=None):
     service = args.service or environ.get("HAILO_STANDIN_SERVICE") or service_from_path(sys.argv[0])
     if not service:
         log(None, "cannot tell which service to be: pass --service NAME or install as "
-                  "/opt/<service>/server.py")
+                  "/opt/<service>/<script>.py")
         return 2
     info = service_info(service)
     load_var = "HAILO_STANDIN_LOAD_SECONDS_" + re.sub(r"[^A-Z0-9]", "_", service.upper())

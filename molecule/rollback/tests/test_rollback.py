@@ -8,13 +8,17 @@ ANSWERED_BEFORE = {
     "hailo-vision": 11435, "hailo-ocr": 11436, "hailo-whisper": 11437, "hailo-florence": 11438,
 }
 
+SEEDED = dict(ANSWERED_BEFORE, **{"hailo-piper": 5002, "hailo-depth": 11436, "hailo-pose": 11436})
+# Losers of a shared port before the rollout: depth and piper crash-loop (Restart=always,
+# RestartSec=5), pose sits failed at its start limit.
+CRASH_LOOPING = ("hailo-depth", "hailo-piper")
 STANDBY = "hailo-standby-test"
 FAILURE = "/root/rollout-failure.txt"  # written by converge.yml
 
 
 @pytest.fixture(scope="module")
 def device(host):
-    return read_device(host, services=[STANDBY], files=[FAILURE],
+    return read_device(host, services=sorted(SEEDED) + [STANDBY], files=[FAILURE],
                        health=health_paths(ANSWERED_BEFORE), snapshot=True)
 
 
@@ -39,7 +43,30 @@ def test_failure_says_what_failed_and_that_it_was_rolled_back(device):
     message = device["files"][FAILURE]
     assert "rolled back" in message
     assert "hailo-depth" in message
-    assert "Every service that ran before answers again on its old port" in message
+    assert "Every service is as it was before" in message
+    assert "hailo-ocr: serving on 11436" in message  # what runs where
+    assert "hailo-depth: not serving on 11436" in message
+
+
+@pytest.mark.parametrize("service", sorted(SEEDED))
+def test_every_service_runs_on_the_port_its_config_names_or_not_at_all(device, service):
+    """No service is left on a port of the abandoned map (11439, 11440, 5003)."""
+    pid = int(device["units"][service]["MainPID"])
+    held = sorted(port for port, pids in device["listeners"].items() if pid and pid in pids)
+    assert held in ([], [SEEDED[service]]), "%s holds %s" % (service, held)
+    if service in ANSWERED_BEFORE:
+        assert held == [SEEDED[service]]
+
+
+@pytest.mark.parametrize("service", CRASH_LOOPING)
+def test_crash_looping_losers_are_failing_as_before(device, service):
+    unit = device["units"][service]
+    assert unit["ActiveState"] in ("activating", "active", "failed"), unit
+    assert not any(port in (11439, 11440, 5003) for port in device["listeners"]), device["listeners"]
+
+
+def test_failed_loser_is_stopped_as_before(device):
+    assert device["units"]["hailo-pose"]["ActiveState"] in ("inactive", "failed")
 
 
 def test_standby_service_still_stopped(device):

@@ -2,12 +2,18 @@
 
 testinfra's podman backend is the transport. Each `podman exec` costs ~0.1-0.2 s, so one
 collector script gathers everything (unit states, files, users, health answers, sockets,
-journals, mount tables) in a single exec and the tests assert on its JSON. HTTP requests
-are made inside the container on 127.0.0.1.
+journals, mount tables, the command lines of the main processes) in a single exec and the
+tests assert on its JSON. HTTP requests are made inside the container on 127.0.0.1.
+
+The units are the installers' own files (molecule/resources/files/units/): the device must
+hold them byte for byte, no two alike, and each must really run what its ExecStart= names.
 """
 
+import glob
+import hashlib
 import json
 import os
+import shlex
 
 import pytest
 import testinfra
@@ -19,6 +25,39 @@ with open(os.path.join(RESOURCES, "seed.yml")) as _handle:
     SEED = yaml.safe_load(_handle)["seed_default_services"]
 
 SERVICES = sorted(SEED)
+UNITS_DIR = os.path.join(RESOURCES, "files", "units")
+
+
+def _read(path):
+    with open(path, "rb") as handle:
+        return handle.read()
+
+
+# The installers' files: {service: bytes}, {service: {drop-in path on the device: bytes}}.
+UNIT_FILES = {n: _read(os.path.join(UNITS_DIR, n + ".service")) for n in SERVICES}
+DROPINS = {n: {"/etc/systemd/system/%s.service.d/%s" % (n, os.path.basename(p)): _read(p)
+               for p in sorted(glob.glob(os.path.join(UNITS_DIR, n + ".service.d", "*.conf")))}
+           for n in SERVICES}
+
+
+def _settings(text):
+    """{key: [values]} of a unit's [Service] and [Unit] sections (no continuation lines)."""
+    out = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if line and line[0] not in "#;[" and "=" in line:
+            key, _sep, value = line.partition("=")
+            out.setdefault(key.strip(), []).append(value.strip())
+    return out
+
+
+SETTINGS = {n: _settings(UNIT_FILES[n].decode()) for n in SERVICES}
+ARGV = {n: shlex.split(SETTINGS[n]["ExecStart"][0]) for n in SERVICES}
+# The stand-in's path per service: the script (last *.py argument) or, for
+# `/usr/bin/env NAME`, seed.yml's binary.
+PROGRAM = {n: SEED[n].get("binary") or [a for a in ARGV[n] if a.endswith(".py")][-1]
+           for n in SERVICES}
+HARDENING = ("PrivateTmp=yes", "NoNewPrivileges=yes", "ProtectSystem=strict", "ProtectHome=yes")
 JSON_READERS = sorted(n for n, s in SEED.items() if s["reads"] == "json")
 # The pre-reconciliation facts the scenarios start from.
 WINNERS = {
@@ -32,7 +71,7 @@ FREE_PORTS = [5003, 5010, 11439, 11440]
 RESERVED = {"pi-device-manager": "127.0.0.1:5099", "pi-web-portal": "0.0.0.0:7860"}
 
 COLLECTOR = r"""
-import grp, json, os, pwd, stat, subprocess, sys, urllib.error, urllib.request
+import grp, hashlib, json, os, pwd, stat, subprocess, sys, urllib.error, urllib.request
 
 spec = json.loads(sys.argv[1])
 
@@ -42,7 +81,8 @@ def sh(*argv):
 
 def props(unit):
     out = sh("systemctl", "show", unit, "--property",
-             "ActiveState,SubState,Result,NRestarts,UnitFileState,MainPID")
+             "ActiveState,SubState,Result,NRestarts,UnitFileState,MainPID,DropInPaths,"
+             "Environment,FragmentPath")
     return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
 
 def fileinfo(path):
@@ -56,10 +96,29 @@ def fileinfo(path):
                     "dir" if stat.S_ISDIR(st.st_mode) else "file"}
     if info["type"] == "link":
         info["target"] = os.readlink(path)
+        info["realpath"] = os.path.realpath(path)
     elif info["type"] == "file" and st.st_size < 65536:
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            info["content"] = handle.read()
+        with open(path, "rb") as handle:
+            data = handle.read()
+        info["content"] = data.decode("utf-8", errors="replace")
+        info["sha256"] = hashlib.sha256(data).hexdigest()
     return info
+
+def process(pid):
+    if pid in ("", "0"):
+        return None
+    try:
+        with open("/proc/%s/cmdline" % pid, "rb") as handle:
+            cmdline = handle.read().decode().rstrip("\0").split("\0")
+        with open("/proc/%s/comm" % pid) as handle:
+            comm = handle.read().strip()
+    except OSError:
+        return None
+    try:  # needs CAP_SYS_PTRACE for another user's process; the container may lack it
+        exe = os.readlink("/proc/%s/exe" % pid)
+    except OSError:
+        exe = None
+    return {"cmdline": cmdline, "comm": comm, "exe": exe}
 
 def get(url):
     try:
@@ -85,8 +144,12 @@ out = {
     "journals": {u: sh("journalctl", "-b", "-u", u, "--no-pager", "-o", "cat")
                  for u in spec["journals"]},
 }
+out["processes"] = {u: process(p["MainPID"]) for u, p in out["units"].items()}
+out["python3"] = os.path.realpath("/usr/bin/python3")
 face_pid = out["units"]["hailo-face.service"]["MainPID"]
 out["face_mountinfo"] = open("/proc/%s/mountinfo" % face_pid).read()
+ollama_pid = out["units"]["hailo-ollama.service"]["MainPID"]
+out["ollama_mountinfo"] = open("/proc/%s/mountinfo" % ollama_pid).read()
 out["face_status"] = open("/proc/%s/status" % face_pid).read()
 out["pid1_mountinfo"] = open("/proc/1/mountinfo").read()
 print(json.dumps(out))
@@ -107,12 +170,12 @@ def _quote(text):
 def _paths(name):
     paths = ["/etc/hailo/%s.yaml" % name, "/etc/xdg/%s" % name,
              "/etc/xdg/%s/%s.json" % (name, name), "/var/lib/%s" % name,
-             "/etc/systemd/system/%s.service" % name]
-    if name == "hailo-ollama":
-        paths += ["/usr/local/bin/hailo-ollama",
-                  "/etc/systemd/system/hailo-ollama.service.d/override.conf"]
-    else:
-        paths += ["/opt/%s/venv/bin/python" % name, "/opt/%s/server.py" % name]
+             "/etc/systemd/system/%s.service" % name, "/etc/systemd/system/%s.service.d" % name,
+             "/opt/%s/venv" % name, ARGV[name][0], PROGRAM[name]]
+    paths += sorted(DROPINS[name])
+    for value in SETTINGS[name].get("BindReadOnlyPaths", []) + SETTINGS[name].get("BindPaths", []):
+        for item in value.split():
+            paths += item.lstrip("-").split(":")[:2]
     return paths
 
 
@@ -241,21 +304,105 @@ def test_installed_like_the_installers_do(facts, name):
     xdg = files["/etc/xdg/%s" % name]
     assert xdg["type"] == "dir" and xdg["owner"] == name
     assert files["/var/lib/%s" % name]["owner"] == name
-    if name == "hailo-ollama":
-        assert files["/usr/local/bin/hailo-ollama"]["mode"] == 0o755
+    # What ExecStart= runs exists: the stand-in at the script (or binary) path, and the
+    # interpreter: a venv's python is a symlink to the system python, like a real venv's.
+    program = files[PROGRAM[name]]
+    assert (program["type"], program["owner"], program["mode"]) == ("file", "root", 0o755)
+    assert program["content"].startswith("#!/usr/bin/env python3")
+    interpreter = files[ARGV[name][0]]
+    if ARGV[name][0].startswith("/opt/%s/venv/bin/python" % name):
+        assert interpreter["type"] == "link", interpreter
+        assert interpreter["realpath"] == facts["python3"], interpreter
     else:
-        assert files["/opt/%s/venv/bin/python" % name]["target"] == "/usr/bin/python3"
-        assert files["/opt/%s/server.py" % name]["type"] == "file"
-    text = files["/etc/systemd/system/%s.service" % name]["content"]
+        assert files["/opt/%s/venv" % name] is None  # no venv invented for it
+        assert interpreter["type"] in ("file", "link")
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_units_are_the_installers_files_byte_for_byte(facts, name):
+    installed = facts["files"]["/etc/systemd/system/%s.service" % name]
+    assert installed["sha256"] == hashlib.sha256(UNIT_FILES[name]).hexdigest(), (
+        name, installed["content"])
+    assert (installed["owner"], installed["group"], installed["mode"]) == ("root", "root", 0o644)
+    assert unit(facts, name)["FragmentPath"] == "/etc/systemd/system/%s.service" % name
+    dropin_dir = facts["files"]["/etc/systemd/system/%s.service.d" % name]
+    if not DROPINS[name]:
+        assert dropin_dir is None
+    for path, data in DROPINS[name].items():
+        assert facts["files"][path]["sha256"] == hashlib.sha256(data).hexdigest(), path
+        assert path in unit(facts, name)["DropInPaths"].split()
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_units_have_the_installers_common_shape(name):
+    text = UNIT_FILES[name].decode()
+    assert "ansible" not in text.lower()  # no ansible_managed header: installers wrote them
+    assert "port" not in text.lower()  # units carry no port
     for line in ("Type=simple", "User=%s" % name, "Group=%s" % name,
                  "WorkingDirectory=/var/lib/%s" % name, "StateDirectory=%s" % name,
-                 "XDG_CONFIG_HOME=/etc/xdg", "PYTHONUNBUFFERED=1", "Restart=always",
-                 "RestartSec=%s\n" % SEED[name]["restart_sec"], "TimeoutStopSec=30",
-                 "MemoryMax=", "CPUQuota=", "PrivateTmp=true", "NoNewPrivileges=true",
-                 "ProtectSystem=strict", "ProtectHome=true",
-                 "ReadWritePaths=/var/lib/%s /etc/xdg/%s" % (name, name)):
+                 "XDG_CONFIG_HOME=/etc/xdg", "Restart=always", "TimeoutStopSec=30",
+                 "MemoryMax=", "CPUQuota=", "[Install]\nWantedBy=multi-user.target\n"):
         assert line in text, (name, line)
-    assert "port" not in text.lower()  # units carry no port
+    hardening = [h for h in HARDENING if h in text.splitlines()]
+    assert hardening in ([], list(HARDENING)), (name, hardening)
+    if hardening:
+        assert "ReadWritePaths=/var/lib/%s /etc/xdg/%s" % (name, name) in text
+    else:
+        assert "ReadWritePaths=" not in text and "=true" not in text
+
+
+def test_no_two_units_are_alike():
+    # Not even with the service's name taken out: each installer wrote its own unit.
+    def generic(name):
+        text = UNIT_FILES[name].decode()
+        return text.replace(name, "SVC").replace(name.replace("-", "_"), "SVC")
+    assert len(set(UNIT_FILES.values())) == len(SERVICES)
+    assert len(set(generic(n) for n in SERVICES)) == len(SERVICES)
+    # The facts of the notes: own interpreters (venv python/python3, the system python,
+    # env), hardening on about half, various limits, some one-line Environment= lines.
+    assert len(set(ARGV[n][0].rsplit("/", 1)[-1] for n in SERVICES)) >= 3
+    hardened = [n for n in SERVICES if SETTINGS[n].get("ProtectSystem") == ["strict"]]
+    assert 4 <= len(hardened) <= 8, hardened
+    assert len(set(SETTINGS[n]["MemoryMax"][0] for n in SERVICES)) >= 3
+    assert len(set(SETTINGS[n]["CPUQuota"][0] for n in SERVICES)) >= 3
+    assert any(v.startswith('"') and '" "' in v for n in SERVICES
+               for v in SETTINGS[n].get("Environment", []))
+    assert SETTINGS["hailo-pose"]["RestartSec"] == ["1"]
+    assert SETTINGS["hailo-pose"]["StartLimitIntervalSec"] == ["600"]
+
+
+@pytest.mark.parametrize("name", sorted(WINNERS))
+def test_main_process_runs_what_execstart_names(facts, name):
+    proc = facts["processes"][name + ".service"]
+    assert proc, (name, unit(facts, name))
+    argv = ARGV[name]
+    if proc["exe"] is not None:
+        assert proc["exe"] == facts["python3"], proc  # the stand-in, whatever the unit says
+    if os.path.basename(argv[0]) == "env":
+        # /usr/bin/env NAME -> PATH lookup -> the script's #!/usr/bin/env python3.
+        assert proc["cmdline"] == ["python3", PROGRAM[name]], proc
+        assert proc["comm"] == "python3", proc
+    else:
+        # systemd execs the interpreter named in the unit (venv symlink or system python)
+        # with the script: the process is exactly that command line.
+        assert proc["cmdline"] == argv, proc
+        assert proc["comm"] == os.path.basename(argv[0]), proc
+
+
+def test_ollama_drop_in_and_bind_mount_are_in_effect(facts):
+    props = unit(facts, "hailo-ollama")
+    assert "/etc/systemd/system/hailo-ollama.service.d/monitor.conf" in props["DropInPaths"]
+    env = props["Environment"].split()
+    assert "HAILO_MONITOR=1" in env and "HAILO_TRACE=scheduler" in env, env
+    source = "/usr/share/hailo-ollama/models/manifests"
+    target = "/var/lib/hailo-ollama/models/manifests"
+    files = facts["files"]
+    assert (files[source]["type"], files[source]["owner"]) == ("dir", "root")
+    assert (files[target]["type"], files[target]["owner"]) == ("dir", "hailo-ollama")
+    options = _mount_options(facts["ollama_mountinfo"], target)
+    assert options is not None, "BindReadOnlyPaths not applied"
+    assert options[0] == "ro"
+    assert _mount_options(facts["pid1_mountinfo"], target) is None
 
 
 def test_config_files_keep_their_comments_and_second_ports(facts):
@@ -265,7 +412,7 @@ def test_config_files_keep_their_comments_and_second_ports(facts):
     assert "library: {host: registry.example, port: 443}" in ollama
     assert 'host: "0.0.0.0"' in content["/etc/hailo/hailo-ocr.yaml"]
     assert "port: 11436       # TODO: conflict with hailo-ocr" in content["/etc/hailo/hailo-depth.yaml"]
-    assert "[Service]" in content["/etc/systemd/system/hailo-ollama.service.d/override.conf"]
+    assert "[Service]" in content["/etc/systemd/system/hailo-ollama.service.d/monitor.conf"]
     assert "ExecStart=/usr/bin/env hailo-ollama" in content["/etc/systemd/system/hailo-ollama.service"]
 
 

@@ -164,7 +164,9 @@ def test_services_from_fabricated_tree(tmp_path):
         "name": "hailo-broken.service",
         "path": os.path.join(tree["unit_dir"], "hailo-broken.service"), "file_exists": False,
         "checksum": None, "known": True, "exists": False, "load_state": "not-found", "active": "inactive",
-        "sub_state": "dead", "enabled": None, "n_restarts": 0, "main_pid": None}
+        "sub_state": "dead", "enabled": None, "n_restarts": 0, "main_pid": None,
+        "directives": None, "dropins": [],
+        "parse_error": "%s does not exist" % os.path.join(tree["unit_dir"], "hailo-broken.service")}
     assert depth["unit"]["known"] is False
     assert depth["unit"]["file_exists"] is True
     with open(os.path.join(tree["unit_dir"], "hailo-depth.service"), "rb") as unit_file:
@@ -212,6 +214,100 @@ def test_requested_service_without_config_has_no_data(tmp_path):
     assert rc == 0, result
     gone = result["services"]["hailo-gone"]
     assert (gone["data"], gone["checksum"], gone["json_checksum"]) == (None, None, None)
+
+
+CLIP_UNIT = """\
+# written by the hailo-clip installer
+[Unit]
+Description=Hailo CLIP service
+After=network.target
+
+[Service]
+Type=simple
+User=hailo-clip
+Environment=XDG_CONFIG_HOME=/etc/xdg
+Environment="HAILO_PRINT_TO_SYSLOG=1" PYTHONUNBUFFERED=1
+ExecStart=/opt/hailo-clip/venv/bin/python3 \\
+    /opt/hailo-clip/hailo_clip_service.py
+TimeoutStartSec = 120
+
+[Install]
+WantedBy=multi-user.target
+"""
+
+
+def test_unit_directives_and_dropins(tmp_path):
+    """The controller renders each unit from the directives the device's unit has."""
+    tree = make_tree(tmp_path)
+    unit_dir = tmp_path / "units"
+    (unit_dir / "hailo-ocr.service").write_text(CLIP_UNIT.replace("clip", "ocr").replace("CLIP", "OCR"))
+    (unit_dir / "hailo-piper.service").write_text("[Service]\nType=simple\nnot an assignment\n")
+    (unit_dir / "hailo-pose.service").write_bytes(b"[Service]\nDescription=\xff\n")
+    (unit_dir / "hailo-text.service").mkdir()  # a directory, not a unit file
+    dropins = unit_dir / "hailo-ocr.service.d"
+    dropins.mkdir()
+    for entry in ("zz-limits.conf", "monitor.conf", "notes.txt"):
+        (dropins / entry).write_text("[Service]\nMemoryMax=3G\n")
+    (dropins / "dir.conf").mkdir()
+    env, _log = fake_systemctl(tmp_path, "")
+    rc, result = run(tmp_path, tree, env=env)
+    assert rc == 0, result
+    services = result["services"]
+
+    ocr = services["hailo-ocr"]["unit"]
+    assert ocr["parse_error"] is None
+    assert ocr["directives"] == [
+        ["Unit", "Description", "Hailo OCR service"],
+        ["Unit", "After", "network.target"],
+        ["Service", "Type", "simple"],
+        ["Service", "User", "hailo-ocr"],
+        ["Service", "Environment", "XDG_CONFIG_HOME=/etc/xdg"],
+        ["Service", "Environment", '"HAILO_PRINT_TO_SYSLOG=1" PYTHONUNBUFFERED=1'],
+        ["Service", "ExecStart", "/opt/hailo-ocr/venv/bin/python3  /opt/hailo-ocr/hailo_ocr_service.py"],
+        ["Service", "TimeoutStartSec", "120"],
+        ["Install", "WantedBy", "multi-user.target"],
+    ]
+    assert ocr["dropins"] == [str(dropins / "monitor.conf"), str(dropins / "zz-limits.conf")]
+    assert all(os.path.isabs(path) for path in ocr["dropins"])
+    # Existing keys are kept.
+    with open(str(unit_dir / "hailo-ocr.service"), "rb") as unit_file:
+        assert ocr["checksum"] == hashlib.sha1(unit_file.read()).hexdigest()
+    assert ocr["file_exists"] is True
+
+    depth = services["hailo-depth"]["unit"]
+    assert (depth["directives"], depth["parse_error"], depth["dropins"]) == ([], None, [])
+
+    piper = services["hailo-piper"]["unit"]
+    assert piper["directives"] is None
+    assert piper["parse_error"].startswith(str(unit_dir / "hailo-piper.service") + ": line 3:")
+    assert piper["checksum"] is not None
+
+    pose = services["hailo-pose"]["unit"]
+    assert pose["directives"] is None and "not UTF-8" in pose["parse_error"]
+
+    text = services["hailo-text"]["unit"]
+    assert text["directives"] is None and text["file_exists"] is False
+    assert text["parse_error"] == "%s does not exist" % (unit_dir / "hailo-text.service")
+
+    noport = services["hailo-noport"]["unit"]
+    assert (noport["directives"], noport["dropins"]) == (None, [])
+    assert noport["parse_error"] == "%s does not exist" % (unit_dir / "hailo-noport.service")
+
+
+def test_unit_directives_relative_unit_dir_gives_absolute_dropins(tmp_path):
+    tree = make_tree(tmp_path)
+    (tmp_path / "units" / "hailo-depth.service.d").mkdir()
+    (tmp_path / "units" / "hailo-depth.service.d" / "a.conf").write_text("[Service]\n")
+    env, _log = fake_systemctl(tmp_path, "")
+    env["PWD"] = str(tmp_path)
+    args_file = tmp_path / "args.json"
+    args_file.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": dict(tree, unit_dir="units")}))
+    proc = subprocess.run([sys.executable, MODULE, str(args_file)], capture_output=True, cwd=str(tmp_path),
+                          env=dict(os.environ, PYTHONPATH=COLLECTIONS_DIR, **env), timeout=60, check=False)
+    result = json.loads(proc.stdout)
+    assert proc.returncode == 0, result
+    assert result["services"]["hailo-depth"]["unit"]["dropins"] == [
+        str(tmp_path / "units" / "hailo-depth.service.d" / "a.conf")]
 
 
 def test_unit_states_from_systemctl(tmp_path):

@@ -10,6 +10,8 @@ from ansible_collections.hailo.services.plugins.plugin_utils.rollout import (
     health_targets,
     restart_order,
     rollback_order,
+    rollback_report,
+    rollout_actions,
     rollout_steps,
 )
 
@@ -130,3 +132,66 @@ def test_rollback_order_gives_the_ports_back_to_the_services_that_ran():
     restart = ["hailo-depth", "hailo-piper", "hailo-face", "hailo-ocr"]
     assert rollback_order(steps, restart) == ["hailo-face", "hailo-ocr", "hailo-depth", "hailo-piper"]
     assert rollback_order(steps, []) == []
+
+
+def test_run_state_before_the_rollout():
+    device = dict(DEVICE, **{"hailo-piper": dict(found(5002, active="activating"), serving=False),
+                             "hailo-face": dict(found(5002), serving=True)})
+    was = {s["name"]: s["was"] for s in rollout_steps(device, CATALOG, plan_for(device))}
+    assert was == {"hailo-ocr": "serving", "hailo-depth": "failed", "hailo-face": "serving",
+                   "hailo-piper": "failing", "hailo-ollama": "serving", "hailo-spare": "stopped"}
+
+
+def test_actions_restart_only_the_movers_and_what_should_run():
+    """Nothing is written for a service that keeps its port: it is not restarted."""
+    device = dict(DEVICE, **{"hailo-piper": dict(found(5002, active="activating"), serving=False),
+                             "hailo-face": dict(found(5002), serving=True)})
+    plan = plan_for(device)
+    steps = rollout_steps(device, CATALOG, plan)
+    actions = rollout_actions(steps, plan)
+    assert actions["restart"] == ["hailo-depth", "hailo-piper"]
+    # piper crash-loops: stopped before its config changes; depth sits failed
+    assert actions["stop_first"] == ["hailo-piper"]
+    assert actions["rollback_restart"] == ["hailo-piper"]
+    assert actions["rollback_stop"] == ["hailo-depth"]
+
+
+def test_actions_restart_a_service_whose_unit_changes():
+    device = {"hailo-face": dict(found(5002, checksum="x"), serving=True)}
+    plan = plan_for(device)
+    steps = rollout_steps(device, CATALOG, plan, units={"hailo-face": "[Service]\n"})
+    actions = rollout_actions(steps, plan)
+    assert actions == {"restart": ["hailo-face"], "stop_first": [], "rollback_restart": ["hailo-face"],
+                       "rollback_stop": []}
+
+
+def _after(services, listeners):
+    return {"services": services, "listeners": listeners}
+
+
+def test_rollback_report_says_what_runs_where():
+    steps = [{"name": "hailo-ocr", "from": 11436, "was": "serving"},
+             {"name": "hailo-depth", "from": 11436, "was": "failing"},
+             {"name": "hailo-pose", "from": 11436, "was": "failed"}]
+    facts = _after({"hailo-ocr": {"port": 11436, "serving": True, "unit": {"active": "active"}},
+                    "hailo-depth": {"port": 11436, "serving": False, "unit": {"active": "activating"}},
+                    "hailo-pose": {"port": 11436, "serving": False, "unit": {"active": "inactive"}}},
+                   [{"port": 11436, "unit": "hailo-ocr.service"}])
+    report = rollback_report(steps, facts)
+    assert report["ok"] is True
+    assert report["lines"] == ["hailo-ocr: serving on 11436",
+                               "hailo-depth: not serving on 11436 (crash-looping), as before (failing)",
+                               "hailo-pose: inactive, as before (failed)"]
+
+
+def test_rollback_report_names_a_service_left_on_a_port_its_config_does_not_name():
+    steps = [{"name": "hailo-ocr", "from": 11436, "was": "serving"},
+             {"name": "hailo-depth", "from": 11436, "was": "failing"}]
+    facts = _after({"hailo-ocr": {"port": 11436, "serving": False, "unit": {"active": "failed"}},
+                    "hailo-depth": {"port": 11436, "serving": False, "unit": {"active": "active"}}},
+                   [{"port": 11439, "unit": "hailo-depth.service"}])
+    report = rollback_report(steps, facts)
+    assert report["ok"] is False
+    assert report["problems"] == [
+        "hailo-ocr served on 11436 before and does not now",
+        "hailo-depth holds port(s) 11439 that its config does not name (11436)"]
