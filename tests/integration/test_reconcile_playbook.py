@@ -1,4 +1,5 @@
 """The main job through a real ansible-playbook run on the bundled default inventory."""
+import json
 import os
 import subprocess
 import sys
@@ -81,3 +82,65 @@ def test_template_mode_on_the_controller_previews_the_map():
     result = run_playbook("-e", '{"reconcile_config_mode": "template"}')
     assert result.returncode == 0, result.stdout + result.stderr
     assert table_rows(result.stdout) == PLAN_ROWS
+
+
+@pytest.fixture()
+def installed_device(tmp_path):
+    """A device's files as an installer leaves them, under a temporary root on the controller."""
+    config_dir, unit_dir, json_dir = tmp_path / "etc-hailo", tmp_path / "units", tmp_path / "xdg"
+    for path in (config_dir, unit_dir, json_dir):
+        path.mkdir()
+    (config_dir / "hailo-clip.yaml").write_text("# CLIP\nserver:\n  host: 0.0.0.0\n  port: 5000\n")
+    units = os.path.join(REPO, "molecule", "resources", "files", "units")
+    with open(os.path.join(units, "hailo-clip.service"), encoding="utf-8") as handle:
+        (unit_dir / "hailo-clip.service").write_text(handle.read())
+    return {"reconcile_config_dir": str(config_dir), "reconcile_unit_dir": str(unit_dir),
+            "reconcile_json_dir": str(json_dir)}
+
+
+def test_a_unit_setting_that_drops_the_installers_environment_is_refused(installed_device):
+    """Setting Environment fleet-wide to one variable would lose XDG_CONFIG_HOME & co."""
+    extra = dict(installed_device, reconcile_unit_settings={"Service": {"Environment": "HAILO_TRACE=all"}})
+    result = run_playbook("-e", json.dumps(extra))
+    output = " ".join((result.stdout + result.stderr).split())
+    assert result.returncode != 0
+    assert "hailo-clip.service: [Service] Environment would drop XDG_CONFIG_HOME" in output
+    assert "Nothing was changed" in output
+    with open(os.path.join(installed_device["reconcile_unit_dir"], "hailo-clip.service"),
+              encoding="utf-8") as handle:
+        assert "Ansible managed" not in handle.read()
+
+
+def test_a_bad_unit_setting_names_the_directive_before_any_device_is_touched(installed_device):
+    extra = dict(installed_device, reconcile_services={"hailo-clip": {"unit": {"Service": {"Memory-Max": "1G"}}}})
+    result = run_playbook("-e", json.dumps(extra))
+    output = " ".join((result.stdout + result.stderr).split())
+    assert result.returncode != 0
+    assert "hailo-clip.service" in output and "'Memory-Max'" in output
+    assert "Discover the Hailo services" not in output  # failed in preflight
+
+
+@pytest.mark.parametrize("interpreter, packages", [
+    ("no-yaml", "python3-yaml"),
+    ("/nonexistent/bin/python3", "python3 python3-yaml"),
+])
+def test_a_device_without_its_prerequisites_is_named_with_the_package(tmp_path, interpreter, packages):
+    """The device's python lacks PyYAML, or there is no python: the run fails, naming the
+    Debian packages, and the report is still written."""
+    if interpreter == "no-yaml":
+        subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(tmp_path / "venv")], check=True)
+        interpreter = str(tmp_path / "venv" / "bin" / "python3")
+    inventory = tmp_path / "fleet.yml"
+    inventory.write_text(json.dumps({"all": {
+        "hosts": {"localhost": {"ansible_connection": "local",
+                                "ansible_python_interpreter": sys.executable}},
+        "children": {"hailo_devices": {"hosts": {"bare-pi": {
+            "ansible_connection": "local", "ansible_become": False,
+            "ansible_python_interpreter": interpreter}}}}}}))
+    result = run_playbook("-i", str(inventory), "-e", json.dumps(
+        {"reconcile_report_dir": str(tmp_path / "reports")}))
+    output = " ".join((result.stdout + result.stderr).split())
+    assert result.returncode != 0
+    assert "bare-pi lacks %s: install the Debian package(s) %s" % (packages.replace(" ", " and "), packages) in output
+    with open(tmp_path / "reports" / "fleet-rollout.json", encoding="utf-8") as handle:
+        assert json.load(handle)["devices"]["bare-pi"]["outcome"] == "failed"
