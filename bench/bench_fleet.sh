@@ -27,7 +27,6 @@ trap cleanup EXIT
     echo "      hosts:"
     for name in "${names[@]}"; do echo "        $name: {}"; done
 } > "$work/hosts.yml"
-ln -s "$PWD/inventory/group_vars" "$work/group_vars"
 
 export ANSIBLE_FORKS="$N"
 bench/fleet_devices.sh up "${names[@]}" >/dev/null
