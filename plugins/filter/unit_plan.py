@@ -41,8 +41,8 @@ options:
   per_service:
     description:
       - Service name to that service's own unit settings, or the service catalog (as
-        O(hailo.services.reconcile#role:main:reconcile_services) holds it) when O(catalog=true):
-        then each entry's C(unit) key is used.
+        O(hailo.services.reconcile#role:main:reconcile_services) holds it) when O(catalog=true),
+        whose entries' C(unit) keys are used then.
     type: dict
     default: {}
   catalog:
