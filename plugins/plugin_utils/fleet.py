@@ -13,6 +13,7 @@ may go on to its next batch.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 from ansible_collections.hailo.services.plugins.plugin_utils.port_map import _restart_order
@@ -192,3 +193,46 @@ def fleet_budget(outcomes, max_failed_hosts=0, max_fail_percentage=100):
         reason = "%d of %d devices failed (%s), more than %s%%" % (
             len(failed), len(handled), ", ".join(failed), max_fail_percentage)
     return {"spent": spent, "failed": failed, "handled": len(handled), "reason": reason}
+
+
+_PERCENT = re.compile(r"\A([0-9]+(?:\.[0-9]+)?)%\Z")
+
+
+def _batch_size(item, raw):
+    if isinstance(item, bool):
+        raise FleetError("reconcile_serial: %r is not a batch size (%s)" % (item, _SERIAL_HELP))
+    if isinstance(item, int):
+        if item < 1:
+            raise FleetError("reconcile_serial: batch size %d must be at least 1" % item)
+        return item
+    text = str(item).strip()
+    if text.isdigit():
+        return _batch_size(int(text), raw)
+    match = _PERCENT.match(text)
+    if match and 0 < float(match.group(1)) <= 100:
+        return text
+    raise FleetError("reconcile_serial: %r in %r is not a batch size (%s)" % (item, raw, _SERIAL_HELP))
+
+
+_SERIAL_HELP = "use a count like 1, a percentage like '25%', or a list of them like [1, '25%', '100%']"
+
+
+def fleet_serial(value):
+    """The canary batches from ``reconcile_serial`` as a play's ``serial`` takes them.
+
+    Accepts what a user types in an inventory or with ``-e``: a count (``1``), a percentage
+    (``"25%"``), a list of them, or a string of such a list (``-e reconcile_serial=[1,2]``
+    arrives as the text ``"[1,2]"``; ``"1,2"`` also works). Returns a list of positive ints and
+    percentage strings; anything else raises FleetError naming the value.
+    """
+    raw = value
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("[") and text.endswith("]"):
+            text = text[1:-1]
+        value = [part.strip().strip("'\"") for part in text.split(",") if part.strip()]
+    if not isinstance(value, (list, tuple)):
+        value = [value]
+    if not value:
+        raise FleetError("reconcile_serial: %r is empty (%s)" % (raw, _SERIAL_HELP))
+    return [_batch_size(item, raw) for item in value]

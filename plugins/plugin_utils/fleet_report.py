@@ -130,6 +130,13 @@ def fleet_report_markdown(doc):
     out += [title, ""]
     if doc.get("generated"):
         out += ["Generated %s, scope `%s`." % (doc["generated"], doc.get("scope")), ""]
+    meta = doc.get("meta") or {}
+    if meta.get("batches"):
+        out += ["Batches: %s (serial %s)." % (" | ".join(", ".join(batch) for batch in meta["batches"]),
+                                              meta.get("serial")), ""]
+    if meta.get("limit"):
+        out += ["Limited to `%s` (--limit): only these devices were handled; the map is the "
+                "whole group's." % meta["limit"], ""]
     out += ["## Fleet summary", ""]
     verdict = "every device reached the fleet map" if not summary["failed_devices"] and \
         not counts["not_reached"] else "the rollout did NOT complete"

@@ -5,6 +5,7 @@ from ansible_collections.hailo.services.plugins.plugin_utils.fleet import (
     FleetError,
     fleet_budget,
     fleet_merge,
+    fleet_serial,
     host_plan,
 )
 from ansible_collections.hailo.services.plugins.plugin_utils.port_map import reconcile
@@ -132,3 +133,20 @@ def test_budget_rejects_bad_limits():
         fleet_budget({}, -1)
     with pytest.raises(FleetError):
         fleet_budget({}, 0, 101)
+
+
+@pytest.mark.parametrize("given, batches", [
+    (1, [1]), ("25%", ["25%"]), ([1, "25%", "100%"], [1, "25%", "100%"]),
+    ("[1,2]", [1, 2]), ("[1, '50%']", [1, "50%"]), ("1,2", [1, 2]), (["2", 3], [2, 3]),
+])
+def test_serial_takes_what_users_type(given, batches):
+    assert fleet_serial(given) == batches
+
+
+@pytest.mark.parametrize("given, culprit", [
+    ("foo", "'foo'"), (0, "at least 1"), ([1, "150%"], "'150%'"), ([], "is empty"), (True, "True"),
+])
+def test_bad_serial_is_refused_naming_the_value(given, culprit):
+    with pytest.raises(FleetError, match="reconcile_serial") as err:
+        fleet_serial(given)
+    assert culprit in str(err.value)
