@@ -119,6 +119,32 @@ def _health_cell(entry):
     return "%s (%.1f ms)" % (mark, latency) if latency is not None else mark
 
 
+def next_step(doc):
+    """The report's first line: what a person should do now."""
+    summary = doc["summary"]
+    failed = summary["failed_devices"]
+    not_reached = summary["outcomes"].get("not_reached", 0)
+    if failed:
+        return ("**Action needed:** %d device%s failed (%s): read %s section below, fix the cause "
+                "and run the rollout again%s." % (
+                    len(failed), "" if len(failed) == 1 else "s", ", ".join(failed),
+                    "its" if len(failed) == 1 else "their",
+                    "; %d device%s not reached yet" % (not_reached, "" if not_reached == 1 else "s")
+                    if not_reached else ""))
+    if not_reached:
+        return "**Action needed:** the rollout stopped; %d device%s not reached. Run it again." % (
+            not_reached, "" if not_reached == 1 else "s")
+    moved = summary["moved"]
+    if doc.get("check_mode"):
+        return ("**Nothing was changed.** %d service%s would move: review the map below, then run "
+                "without --check / --tags plan to apply." % (moved, "" if moved == 1 else "s")
+                if moved else "**Nothing was changed, and nothing would change.**")
+    if moved:
+        return ("**Done:** every device is on the fleet map. Point the clients of the %d moved "
+                "service%s at their new ports (below)." % (moved, "" if moved == 1 else "s"))
+    return "**Nothing to do:** every device was already on the fleet map."
+
+
 def fleet_report_markdown(doc):
     """Render :func:`fleet_report`'s document as a Markdown migration guide."""
     out = []
@@ -127,7 +153,7 @@ def fleet_report_markdown(doc):
     title = "# Hailo fleet port rollout"
     if doc.get("check_mode"):
         title += " (check mode: nothing was changed)"
-    out += [title, ""]
+    out += [title, "", next_step(doc), ""]
     if doc.get("generated"):
         out += ["Generated %s, scope `%s`." % (doc["generated"], doc.get("scope")), ""]
     meta = doc.get("meta") or {}

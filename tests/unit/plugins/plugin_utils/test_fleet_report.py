@@ -81,3 +81,13 @@ def test_check_mode_and_nothing_to_move():
 def test_unknown_outcome_counts_as_failed():
     doc = fleet_report(fleet(), {"pi2": {"outcome": "weird"}}, ["pi2"])
     assert doc["devices"]["pi2"]["outcome"] == "failed"
+
+
+def test_markdown_opens_with_what_to_do_now():
+    failed = fleet_report(fleet(), RESULTS, ["pi1", "pi2", "pi3"], {})
+    first = fleet_report_markdown(failed).splitlines()[2]
+    assert first.startswith("**Action needed:** 2 devices failed (pi1, pi3)")
+    done = fleet_report(fleet(), {"pi2": RESULTS["pi2"]}, ["pi2"], {})
+    assert fleet_report_markdown(done).splitlines()[2].startswith("**Done:** every device is on the fleet map")
+    planned = fleet_report(fleet(), {"pi2": RESULTS["pi2"]}, ["pi2"], {"check_mode": True})
+    assert fleet_report_markdown(planned).splitlines()[2].startswith("**Nothing was changed.**")
