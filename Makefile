@@ -23,7 +23,7 @@ IMAGE := localhost/hailo-pi:bookworm
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 SYSTEM_TOOLS := podman runc debootstrap shellcheck git
 
-.PHONY: help setup system-deps image reconcile demo demo-clean test unit integration lint sanity molecule build bench clean
+.PHONY: help setup system-deps image reconcile demo demo-clean test unit integration lint sanity galaxy molecule build bench clean
 
 help:
 	@echo "make demo        roll the port map out onto three local container devices, print the report"
@@ -79,8 +79,12 @@ demo-clean:
 	bench/fleet_devices.sh down $(DEMO_DEVICES)
 
 # ---------------------------------------------------------------------------- tests
-test: unit integration lint sanity molecule
+test: unit integration lint sanity galaxy molecule
 	@echo "All checks passed."
+
+# Galaxy-readiness: galaxy-importer on the built tarball, antsibull-docs lint, changelog release.
+galaxy: setup
+	VENV=$(VENV) tests/galaxy/check.sh
 
 unit: setup
 	$(BIN)/python -m pytest tests/unit -q -p no:cacheprovider

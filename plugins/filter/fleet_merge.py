@@ -1,13 +1,13 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to hailo.services
-# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from __future__ import annotations
 
 DOCUMENTATION = r"""
 name: fleet_merge
 short_description: Merge the services discovered on every device into one port-map input
-version_added: 0.2.0
+version_added: 0.1.0
 author: hailo.services maintainers
 description:
   - >-
@@ -44,17 +44,33 @@ _value:
   description: The merged fleet.
   type: dict
   contains:
-    services: {description: Input for P(hailo.services.reconcile_ports#filter)., type: dict}
-    in_use: {description: Ports other programs hold on some device., type: list, elements: int}
-    hosts: {description: "Per device: C(services), C(missing) (services it does not run) and C(notes).", type: dict}
-    skipped: {description: Devices left out, with the reason., type: dict}
+    services:
+      description: >-
+        Input for P(hailo.services.reconcile_ports#filter).
+      type: dict
+    in_use:
+      description: >-
+        Ports other programs hold on some device.
+      type: list
+      elements: int
+    hosts:
+      description: >-
+        Per device: C(services), C(missing) (services it does not run) and C(notes).
+      type: dict
+    skipped:
+      description: >-
+        Devices left out, with the reason.
+      type: dict
     disagreements:
       description: >-
         Services whose current port differs between devices: C(service), C(chosen),
         C(ports) (port to devices).
       type: list
       elements: dict
-    preview: {description: True when no device reported any service (the catalog's ports are used)., type: bool}
+    preview:
+      description: >-
+        True when no device reported any service (the catalog's ports are used).
+      type: bool
 """
 
 from ansible.errors import AnsibleFilterError

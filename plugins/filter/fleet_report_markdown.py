@@ -1,13 +1,13 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to hailo.services
-# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from __future__ import annotations
 
 DOCUMENTATION = r"""
 name: fleet_report_markdown
 short_description: Render a fleet rollout report as a Markdown migration guide
-version_added: 0.2.0
+version_added: 0.1.0
 author: hailo.services maintainers
 description:
   - >-

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to hailo.services
-# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ description:
   - Takes the services with their current ports and a stated policy and returns the port each
     service should use so that no two share one, what moved and why, and a safe restart order.
   - A service alone on a free port keeps it.
-  - On a shared port the winner is the frozen service, else the highest O(priority), else the
+  - On a shared port the winner is the frozen service, else the highest C(priority), else the
     alphabetically first name. Every other service on that port must move.
   - A service on a port listed in O(reserved) or O(in_use) must move; a frozen one there is an error.
   - Services that must move are placed one at a time in alphabetical order of name, each on the

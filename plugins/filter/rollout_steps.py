@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to hailo.services
-# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from __future__ import annotations
 
@@ -62,20 +62,62 @@ _value:
   type: list
   elements: dict
   contains:
-    name: {description: Service name., type: str}
-    from: {description: Port before the rollout., type: int}
-    port: {description: Target port., type: int}
-    config_path: {description: The service's YAML., type: str}
-    json_path: {description: Its JSON copy, or null when it has none to keep., type: str}
-    update_config: {description: Whether the YAML port or the JSON copy must change., type: bool}
-    template: {description: Whether the service's config is rendered (template mode)., type: bool}
-    update_yaml: {description: Whether the rendered YAML must be written (template mode)., type: bool}
-    update_json: {description: Whether the rendered JSON copy must be written (template mode)., type: bool}
-    update_unit: {description: Whether the unit file must be (re)written., type: bool}
-    state: {description: V(enabled) or V(standby)., type: str}
-    active: {description: Whether the unit was running before the rollout., type: bool}
-    was: {description: "How it ran before the rollout: V(serving), V(failing) (crash-looping), V(failed) or V(stopped).", type: str}
-    health_path: {description: Health endpoint from the catalog, or null for the default., type: str}
+    name:
+      description: >-
+        Service name.
+      type: str
+    from:
+      description: >-
+        Port before the rollout.
+      type: int
+    port:
+      description: >-
+        Target port.
+      type: int
+    config_path:
+      description: >-
+        The service's YAML.
+      type: str
+    json_path:
+      description: >-
+        Its JSON copy, or V(null) when it has none to keep.
+      type: str
+    update_config:
+      description: >-
+        Whether the YAML port or the JSON copy must change.
+      type: bool
+    template:
+      description: >-
+        Whether the service's config is rendered (template mode).
+      type: bool
+    update_yaml:
+      description: >-
+        Whether the rendered YAML must be written (template mode).
+      type: bool
+    update_json:
+      description: >-
+        Whether the rendered JSON copy must be written (template mode).
+      type: bool
+    update_unit:
+      description: >-
+        Whether the unit file must be (re)written.
+      type: bool
+    state:
+      description: >-
+        V(enabled) or V(standby).
+      type: str
+    active:
+      description: >-
+        Whether the unit was running before the rollout.
+      type: bool
+    was:
+      description: >-
+        How it ran before the rollout: V(serving), V(failing) (crash-looping), V(failed) or V(stopped).
+      type: str
+    health_path:
+      description: >-
+        Health endpoint from the catalog, or V(null) for the default.
+      type: str
 """
 
 from ansible.errors import AnsibleFilterError

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to hailo.services
-# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """One port map for a whole fleet, worked out on the controller (pure; no Ansible import).
 
 :func:`fleet_merge` turns every device's ``service_facts`` into ONE engine input: the union of

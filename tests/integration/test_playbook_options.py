@@ -32,7 +32,7 @@ def seed(root, services):
 
 def digest(path):
     sha = hashlib.sha256()
-    for dirpath, _, files in sorted(os.walk(path)):
+    for dirpath, _dirs, files in sorted(os.walk(path)):
         for name in sorted(files):
             with open(os.path.join(dirpath, name), "rb") as handle:
                 sha.update(name.encode() + handle.read())
@@ -78,7 +78,7 @@ def fleet_map(report):
 
 
 def test_list_tags_shows_plan_apply_and_verify(fleet):
-    result, _ = run(fleet, "--list-tags")
+    result, _report = run(fleet, "--list-tags")
     assert result.returncode == 0, result.stderr
     tags = set()
     for line in result.stdout.splitlines():
@@ -123,7 +123,7 @@ def test_serial_given_with_e_as_text(fleet, given, batches):
 
 
 def test_a_bad_serial_is_refused_naming_the_value(fleet):
-    result, _ = run(fleet, "--tags", "plan", "-e", "reconcile_serial=fast")
+    result, _report = run(fleet, "--tags", "plan", "-e", "reconcile_serial=fast")
     output = " ".join((result.stdout + result.stderr).split())
     assert result.returncode != 0
     assert "reconcile_serial: 'fast'" in output

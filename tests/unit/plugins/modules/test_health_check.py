@@ -1,5 +1,5 @@
 # -*- coding: utf-8 -*-
-# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """End-to-end tests: run plugins/modules/health_check.py as a subprocess, the way
 Ansible's module debugging entry point does, against real servers on 127.0.0.1."""
 

@@ -1,5 +1,5 @@
 # -*- coding: utf-8 -*-
-# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """End-to-end tests: run plugins/modules/service_facts.py as a subprocess on this machine.
 
 Config trees are fabricated in tmp_path; systemctl is replaced by a script on PATH that logs
