@@ -11,10 +11,10 @@ version_added: 0.1.0
 author: hailo.services maintainers
 description:
   - Compares the parsed data of each config on the device (C(services.<name>.data) from
-    M(hailo.services.service_facts)) with the data the role would render
+    M(hailo.services.service_info)) with the data the role would render
     (P(hailo.services.config_data#filter)), key path by key path, types included.
   - Only services switching to template mode are compared; a file the role rendered before
-    (C(owned) in M(hailo.services.service_facts)) is the inventory's, and its changes are not
+    (C(owned) in M(hailo.services.service_info)) is the inventory's, and its changes are not
     reported.
   - C(server.port) is ignored (the port map owns it). Comments and formatting are not data
     and are not compared.
@@ -24,7 +24,7 @@ description:
 positional: _input, configs
 options:
   _input:
-    description: The C(services) returned by M(hailo.services.service_facts).
+    description: The C(services) returned by M(hailo.services.service_info).
     type: dict
     required: true
   configs:

@@ -21,7 +21,7 @@ description:
 positional: _input, catalog, plan
 options:
   _input:
-    description: The C(services) returned by M(hailo.services.service_facts).
+    description: The C(services) returned by M(hailo.services.service_info).
     type: dict
     required: true
   catalog:

@@ -10,7 +10,7 @@ short_description: The port engine's input for one device
 version_added: 0.1.0
 author: hailo.services maintainers
 description:
-  - Combines what M(hailo.services.service_facts) found on a device (the current port of each
+  - Combines what M(hailo.services.service_info) found on a device (the current port of each
     service) with the catalog's policy (C(frozen), C(priority), ...), giving the input of
     P(hailo.services.reconcile_ports#filter).
   - When the device has no services, the catalog itself is returned, so the map can be
@@ -20,7 +20,7 @@ description:
 positional: _input, catalog
 options:
   _input:
-    description: The C(services) returned by M(hailo.services.service_facts).
+    description: The C(services) returned by M(hailo.services.service_info).
     type: dict
     required: true
   catalog:

@@ -22,7 +22,7 @@ options:
     type: dict
     required: true
   discovered:
-    description: The C(services) of the device's M(hailo.services.service_facts) result.
+    description: The C(services) of the device's M(hailo.services.service_info) result.
     type: dict
     required: true
 """

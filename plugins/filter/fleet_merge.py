@@ -11,7 +11,7 @@ version_added: 0.1.0
 author: hailo.services maintainers
 description:
   - >-
-    Takes every device's M(hailo.services.service_facts) result and the catalog and returns ONE
+    Takes every device's M(hailo.services.service_info) result and the catalog and returns ONE
     input for P(hailo.services.reconcile_ports#filter): the union of the services found on any
     device, each at the port most devices use (a tie goes to the catalog's port, else the
     lowest), and the union of the ports other programs hold on any device.
@@ -22,7 +22,7 @@ description:
 positional: _input, catalog
 options:
   _input:
-    description: Hostname to the M(hailo.services.service_facts) result of that device (or an unreachable or failed result, or V(null)).
+    description: Hostname to the M(hailo.services.service_info) result of that device (or an unreachable or failed result, or V(null)).
     type: dict
     required: true
   catalog:

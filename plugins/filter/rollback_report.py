@@ -10,7 +10,7 @@ short_description: What runs where on a device after a rollback
 version_added: 0.1.0
 author: hailo.services maintainers
 description:
-  - Compares a fresh M(hailo.services.service_facts) result, taken after a rollback, with how
+  - Compares a fresh M(hailo.services.service_info) result, taken after a rollback, with how
     each service ran before the rollout (the C(was) of P(hailo.services.rollout_steps#filter)).
   - A problem is a service that served before and does not serve on its restored port, or a
     service that holds a port its restored config does not name.
@@ -22,7 +22,7 @@ options:
     elements: dict
     required: true
   facts:
-    description: The registered result of M(hailo.services.service_facts) after the rollback.
+    description: The registered result of M(hailo.services.service_info) after the rollback.
     type: dict
     required: true
 """

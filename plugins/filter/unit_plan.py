@@ -12,7 +12,7 @@ author: hailo.services maintainers
 description:
   - A directive the device's unit has is kept unless the inventory says otherwise. For each
     service, the directives of its unit on the device (C(unit.directives) from
-    M(hailo.services.service_facts)) are overlaid with the inventory's settings, fleet-wide
+    M(hailo.services.service_info)) are overlaid with the inventory's settings, fleet-wide
     (O(fleet)) and per service (O(per_service), which wins directive by directive).
   - "Settings are shaped C({Section: {Directive: value}}), for example
     C({Service: {MemoryMax: 6G}}). A value is a string, number or boolean (written V(yes) or
@@ -30,7 +30,7 @@ positional: _input, fleet, per_service
 options:
   _input:
     description:
-      - The C(services) returned by M(hailo.services.service_facts), or a mapping of service name
+      - The C(services) returned by M(hailo.services.service_info), or a mapping of service name
         to its unit's directives (a list of C([section, key, value])), V(null) when unreadable.
     type: dict
     required: true
@@ -52,7 +52,7 @@ options:
   reasons:
     description:
       - Service name to why its unit could not be read. Only needed with directives as input;
-        with M(hailo.services.service_facts) input the C(unit.parse_error) is used.
+        with M(hailo.services.service_info) input the C(unit.parse_error) is used.
     type: dict
     default: {}
 """

@@ -9,7 +9,7 @@ offset of every node.  The new port is spliced in at the exact offsets of the ``
 mapping's ``port`` value, so comments, quoting, key order, flow style and line endings
 stay as they were.  Nothing here uses regular expressions on the YAML text.
 
-Also holds the JSON-copy helpers shared by the service_port and service_facts modules:
+Also holds the JSON-copy helpers shared by the service_port and service_info modules:
 the installers render ``/etc/xdg/<service>/<service>.json`` as
 ``json.dump(yaml.safe_load(f), fp, indent=2)`` and this module does the same.
 

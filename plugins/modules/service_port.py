@@ -80,7 +80,7 @@ extends_documentation_fragment:
 notes:
   - The module does not restart the service; notify a handler when the task reports a change.
 seealso:
-  - module: hailo.services.service_facts
+  - module: hailo.services.service_info
 """
 
 EXAMPLES = r"""

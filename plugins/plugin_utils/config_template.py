@@ -63,7 +63,7 @@ def config_data(name, port, defaults=None, catalog_settings=None, overrides=None
 def device_config_data(discovered, catalog, plan, defaults=None, settings=None, mode="edit"):
     """Service name to the data to render, for every service on the device in template mode.
 
-    :param discovered: ``service_facts``' ``services``.
+    :param discovered: ``service_info``' ``services``.
     :param catalog: the service catalog (``config_mode``, ``settings``).
     :param plan: the port map (``reconcile_ports``); its ``ports`` give ``server.port``.
     :param defaults: service kind (name) to its built-in settings.

@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """One port map for a whole fleet, worked out on the controller (pure; no Ansible import).
 
-:func:`fleet_merge` turns every device's ``service_facts`` into ONE engine input: the union of
+:func:`fleet_merge` turns every device's ``service_info`` into ONE engine input: the union of
 the services found on any device, each at the port most devices use, and the union of the
 ports other programs hold on any device. The engine's map is then the same for every device.
 :func:`host_plan` cuts that map down to one device (only the services it runs, moves counted
@@ -47,7 +47,7 @@ def _pick_port(counts, catalog_port):
 def fleet_merge(hosts, catalog):
     """Merge the devices' discovered services into one engine input.
 
-    :param hosts: hostname -> the ``service_facts`` result of that device (``services`` and
+    :param hosts: hostname -> the ``service_info`` result of that device (``services`` and
         ``in_use``), or a result that is ``unreachable``/``failed``, or None.
     :param catalog: the service catalog (name -> settings).
     :returns: ``{"services": engine input, "in_use": [ports], "hosts": {host: {services,
@@ -56,7 +56,7 @@ def fleet_merge(hosts, catalog):
         reported any service: the catalog's own ports are used (a dry preview).
     """
     if not isinstance(hosts, dict):
-        raise FleetError("hosts must be a dict of hostname -> service_facts result")
+        raise FleetError("hosts must be a dict of hostname -> service_info result")
     catalog = catalog or {}
     seen = {}  # service -> {port: [hosts]}
     in_use = set()
@@ -131,7 +131,7 @@ def host_plan(plan, discovered):
     """The fleet map as it applies to one device.
 
     :param plan: the engine's output for the fleet (``ports``, ``changes``, ``restart_order``).
-    :param discovered: the device's ``service_facts`` ``services``; empty means a preview on
+    :param discovered: the device's ``service_info`` ``services``; empty means a preview on
         the controller (the fleet map is returned unchanged).
     :returns: the same shape as the engine's output, with only the device's services, each
         move counted from the device's own port, and a restart order for this device.

@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """What a rollout must do on one device, worked out on the controller (pure; no Ansible import).
 
-The device supplies the current ports (``service_facts``), the catalog supplies the policy, the
+The device supplies the current ports (``service_info``), the catalog supplies the policy, the
 engine supplies the target ports; these helpers turn the three into the steps the role runs, so
 that nothing is sent to a device that would not change it.
 """
@@ -22,7 +22,7 @@ class RolloutError(ValueError):
 def device_services(discovered, catalog):
     """The engine's input for one device: the catalog's policy with the device's ports.
 
-    :param discovered: ``service_facts``' ``services`` (name -> facts); empty when the host has
+    :param discovered: ``service_info``' ``services`` (name -> facts); empty when the host has
         no services (then the catalog's own ports are used, e.g. to preview on the controller).
     :param catalog: name -> settings (port, frozen, priority, ...).
     """
@@ -203,7 +203,7 @@ def rollout_actions(steps, plan):
 
 
 def rollback_report(steps, facts):
-    """What runs where after a rollback, from a fresh ``service_facts`` result.
+    """What runs where after a rollback, from a fresh ``service_info`` result.
 
     Returns ``{"ok": bool, "lines": [...], "problems": [...]}``: one line per service
     (``hailo-ocr: serving on 11436``, ``hailo-depth: not serving, crash-looping as before``);

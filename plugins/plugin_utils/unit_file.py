@@ -6,7 +6,7 @@ Ansible import).
 
 Every Hailo installer writes its own unit, so the role never renders a "standard" unit. The
 rule: a directive the device has is kept unless the inventory says otherwise. The device's
-directives (``service_facts``' ``unit.directives``, a list of ``[section, key, value]`` in file
+directives (``service_info``' ``unit.directives``, a list of ``[section, key, value]`` in file
 order) are overlaid with the inventory's settings, fleet-wide and per service, shaped
 ``{Section: {Directive: value}}``. A value is a string, number or bool (bool -> ``yes``/``no``),
 a list of those (the directive repeated, one line each), or None (the directive is removed).
@@ -129,7 +129,7 @@ def overlay(directives, settings):
     Install first, then the others by name). None removes. Entries of directives not set keep
     their order and values exactly.
 
-    :param directives: ``[[section, key, value], ...]`` as ``service_facts`` reports them.
+    :param directives: ``[[section, key, value], ...]`` as ``service_info`` reports them.
     :param settings: ``{Section: {Directive: value}}``, already validated (``unit_settings``).
     :returns: a new list of ``[section, key, value]`` lists.
     """
@@ -302,7 +302,7 @@ def unit_plan(name, directives, fleet, service, reason=None):
 
     :param name: service or unit name (messages say ``<service>.service``).
     :param directives: the device's directives, or None when its unit could not be read.
-    :param reason: why the unit could not be read (``service_facts``' ``unit.parse_error``).
+    :param reason: why the unit could not be read (``service_info``' ``unit.parse_error``).
     :returns: ``{"settings": merged settings, "directives": after (None when unreadable),
         "changed": bool, "refusals": [messages], "body": render_lines(after) or None}``.
     """
@@ -350,7 +350,7 @@ def units_plan(units_by_service, fleet, per_service, reasons=None):
 
 
 def units_from_facts(services):
-    """``(units_by_service, reasons)`` for ``units_plan`` from ``service_facts``' ``services``.
+    """``(units_by_service, reasons)`` for ``units_plan`` from ``service_info``' ``services``.
 
     A value that is not a mapping is taken as the directives themselves (or None), so a mapping
     of service name to directives passes through unchanged.
@@ -364,5 +364,5 @@ def units_from_facts(services):
         unit = found.get("unit") or {}
         units[name] = unit.get("directives")
         if units[name] is None:
-            reasons[name] = unit.get("parse_error") or "service_facts reported no directives"
+            reasons[name] = unit.get("parse_error") or "service_info reported no directives"
     return units, reasons

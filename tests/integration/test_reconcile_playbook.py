@@ -144,3 +144,16 @@ def test_a_device_without_its_prerequisites_is_named_with_the_package(tmp_path, 
     assert "bare-pi lacks %s: install the Debian package(s) %s" % (packages.replace(" ", " and "), packages) in output
     with open(tmp_path / "reports" / "fleet-rollout.json", encoding="utf-8") as handle:
         assert json.load(handle)["devices"]["bare-pi"]["outcome"] == "failed"
+
+
+def test_the_old_module_name_still_works_with_a_deprecation(tmp_path):
+    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"), ANSIBLE_NOCOLOR="1",
+               ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO, ".collections"))
+    result = subprocess.run(
+        [os.path.join(os.path.dirname(sys.executable), "ansible"), "localhost", "-m",
+         "hailo.services.service_facts", "-a", "config_dir=%s" % tmp_path],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    output = " ".join((result.stdout + result.stderr).split())
+    assert "hailo.services.service_facts has been deprecated" in output
+    assert "use hailo.services.service_info" in output

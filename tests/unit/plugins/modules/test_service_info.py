@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""End-to-end tests: run plugins/modules/service_facts.py as a subprocess on this machine.
+"""End-to-end tests: run plugins/modules/service_info.py as a subprocess on this machine.
 
 Config trees are fabricated in tmp_path; systemctl is replaced by a script on PATH that logs
 its arguments; the listener test starts a real HTTP server and finds it through /proc.
@@ -23,7 +23,7 @@ import pytest
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))))
 COLLECTIONS_DIR = os.path.join(REPO_ROOT, ".collections")
-MODULE = os.path.join(REPO_ROOT, "plugins", "modules", "service_facts.py")
+MODULE = os.path.join(REPO_ROOT, "plugins", "modules", "service_info.py")
 
 CONFIGS = {
     # name: (yaml, json or None)

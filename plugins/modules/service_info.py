@@ -9,7 +9,7 @@ __metaclass__ = type
 
 DOCUMENTATION = r"""
 ---
-module: service_facts
+module: service_info
 short_description: Gather the ports, JSON copies, unit states and listening sockets of Hailo services
 version_added: 0.1.0
 description:
@@ -79,7 +79,7 @@ seealso:
 
 EXAMPLES = r"""
 - name: Gather what the port rollout needs
-  hailo.services.service_facts:
+  hailo.services.service_info:
   register: hailo_facts
 
 - name: Show which ports other software holds, and who holds them
@@ -87,7 +87,7 @@ EXAMPLES = r"""
     msg: "{{ hailo_facts.in_use }} {{ hailo_facts.port_owners }}"
 
 - name: Only look at two services
-  hailo.services.service_facts:
+  hailo.services.service_info:
     services:
       - hailo-piper
       - hailo-face
