@@ -31,6 +31,8 @@ def run_playbook(*args, playbook="playbooks/reconcile.yml"):
 def table_rows(stdout):
     rows = []
     for line in stdout.splitlines():
+        # a line of a list: `- text` (YAML callback) or `"text",` (default callback)
+        line = line.strip().lstrip("-").strip().rstrip(",").strip("'\"")
         fields = line.split()
         if fields and fields[0].startswith("hailo-") and len(fields) >= 3 and fields[1].isdigit():
             rows.append(tuple(fields[:3]))
@@ -157,3 +159,18 @@ def test_the_old_module_name_still_works_with_a_deprecation(tmp_path):
     output = " ".join((result.stdout + result.stderr).split())
     assert "hailo.services.service_facts has been deprecated" in output
     assert "use hailo.services.service_info" in output
+
+
+def test_tables_read_well_with_the_default_callback(tmp_path):
+    """Away from this repo's ansible.cfg (YAML results), as in a user's project or AWX."""
+    cfg = tmp_path / "ansible.cfg"
+    cfg.write_text("[defaults]\n")
+    env = dict(os.environ, ANSIBLE_CONFIG=str(cfg), ANSIBLE_NOCOLOR="1",
+               ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO, ".collections"))
+    result = subprocess.run(
+        [PLAYBOOK_BIN, "-i", "inventory/hosts.yml", "playbooks/reconcile.yml",
+         "-e", json.dumps({"reconcile_report_dir": str(tmp_path / "reports")})],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert table_rows(result.stdout) == PLAN_ROWS  # one line per row, not one escaped string
+    assert not any("\\n" in line for line in result.stdout.splitlines() if "hailo-clip" in line)

@@ -110,3 +110,19 @@ def check_unit_setting_applied(state):
 
 def test_the_rollout_connected_as_a_normal_user(host):
     assert host.check_output("id -un") == "pi"
+
+
+def test_ansible_runner_kept_what_an_awx_job_shows():
+    """Status, rc, the set_stats artifacts and per-host events, as AWX reads them."""
+    path = os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "runner-result.json")
+    with open(path, encoding="utf-8") as handle:
+        run = json.load(handle)
+    assert run["status"] == "failed" and run["rc"] == 2
+    fleet = run["artifact_data"]["hailo_fleet"]
+    assert fleet["devices"] == {"hailo-fleet-pi1": "changed", "hailo-fleet-pi2": "rolled_back",
+                                "hailo-fleet-pi3": "not_reached"}
+    assert fleet["summary"]["failed_devices"] == ["hailo-fleet-pi2"]
+    assert sorted(c["service"] for c in fleet["client_changes"]) == ["hailo-depth", "hailo-piper", "hailo-pose"]
+    # pi2's health check failed (then it was rolled back); pi3 was never reached
+    assert any((task or "").startswith("Check every service") for task in run["failed_tasks"]["hailo-fleet-pi2"])
+    assert "hailo-fleet-pi3" not in run["failed_tasks"]
