@@ -156,3 +156,15 @@ def test_strategy_free_still_gives_one_fleet_map(fleet):
     assert result.returncode == 0, result.stdout[-3000:]
     assert fleet_map(report)["hailo-depth"] == (11436, 11438)
     assert report["meta"]["batches"] == [["dev-a"], ["dev-b"]]
+
+
+def test_check_mode_failure_is_reported_without_a_rollback_crash(fleet):
+    """In check mode a failed step must not send the rollback after files that were never
+    written (it used to crash on results without `dest`). This controller has no systemd, so
+    the check of the restarts fails."""
+    before = digest(fleet / "dev-a")
+    result, report = run(fleet, "--check", "--limit", "dev-a")
+    assert result.returncode != 0
+    message = report["devices"]["dev-a"]["message"]
+    assert "Check mode changed nothing" in message, message
+    assert digest(fleet / "dev-a") == before
