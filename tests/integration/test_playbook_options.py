@@ -26,6 +26,7 @@ SEEDED = {
 def seed(root, services):
     root.mkdir(parents=True)
     for name, port in services.items():
+        (root / "xdg" / name).mkdir(parents=True)  # the installers create the JSON copy's home
         (root / ("%s.yaml" % name)).write_text(
             "# %s, as its installer wrote it\nserver:\n  host: 0.0.0.0\n  port: %d\n" % (name, port))
 
@@ -168,3 +169,57 @@ def test_check_mode_failure_is_reported_without_a_rollback_crash(fleet):
     message = report["devices"]["dev-a"]["message"]
     assert "Check mode changed nothing" in message, message
     assert digest(fleet / "dev-a") == before
+
+
+STANDBY_ALL = {"reconcile_services": {name: {"state": "standby"} for name in list(SEEDED) + ["hailo-radar"]}}
+
+
+def plan(fleet, *args):
+    """playbooks/plan.yml, with every service standby so that applying it later restarts
+    nothing on this controller (a stopped standby service stays stopped)."""
+    environ = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"), ANSIBLE_NOCOLOR="1",
+                   ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO, ".collections"))
+    return subprocess.run(
+        [PLAYBOOK_BIN, "playbooks/plan.yml", "-i", str(fleet / "fleet.yml"),
+         "-e", json.dumps(dict(STANDBY_ALL, reconcile_report_dir=str(fleet / "reports"),
+                               reconcile_plan_out=str(fleet / "plans" / "fleet-plan"))), *args],
+        cwd=REPO, env=environ, capture_output=True, text=True, timeout=300, check=False)
+
+
+def test_a_saved_plan_is_written_for_review_and_changes_nothing(fleet):
+    before = digest(fleet / "dev-a"), digest(fleet / "dev-b")
+    result = plan(fleet)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert (digest(fleet / "dev-a"), digest(fleet / "dev-b")) == before
+    doc = json.loads((fleet / "plans" / "fleet-plan.json").read_text())
+    assert doc["fleet_map"]["hailo-depth"] == 11438
+    assert {m["service"]: m["to"] for m in doc["devices"]["dev-a"]["moves"]} == {
+        "hailo-depth": 11438, "hailo-piper": 5003, "hailo-pose": 11439}
+    review = (fleet / "plans" / "fleet-plan.md").read_text()
+    assert "| hailo-depth | 11436 | 11438 |" in review
+    assert "reconcile_plan_file" in review
+
+
+def test_applying_a_saved_plan_applies_exactly_its_map(fleet):
+    assert plan(fleet).returncode == 0
+    result, report = run(fleet, "--limit", "dev-a", "-e", json.dumps(dict(
+        STANDBY_ALL, reconcile_plan_file=str(fleet / "plans" / "fleet-plan.json"))))
+    assert result.returncode == 0, result.stdout[-3000:]
+    # the plan's port, which dev-b's radar (outside the limit) decided
+    assert "port: 11438" in (fleet / "dev-a" / "hailo-depth.yaml").read_text()
+    assert report["devices"]["dev-a"]["outcome"] == "changed"
+
+
+def test_a_device_that_drifted_since_the_plan_is_refused_naming_the_drift(fleet):
+    assert plan(fleet).returncode == 0
+    clip = fleet / "dev-a" / "hailo-clip.yaml"
+    clip.write_text(clip.read_text().replace("port: 5000", "port: 5005"))
+    before = digest(fleet / "dev-a")
+    result, report = run(fleet, "--limit", "dev-a", "-e", json.dumps(dict(
+        STANDBY_ALL, reconcile_plan_file=str(fleet / "plans" / "fleet-plan.json"))))
+    output = " ".join((result.stdout + result.stderr).split())
+    assert result.returncode != 0
+    assert "dev-a drifted from the saved plan" in output
+    assert "hailo-clip is on 5005 now, the plan saw 5000" in output
+    assert digest(fleet / "dev-a") == before
+    assert report["devices"]["dev-a"]["outcome"] == "failed"
