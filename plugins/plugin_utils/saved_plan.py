@@ -63,10 +63,11 @@ def plan_markdown(doc):
     """The plan as Markdown, to review in a pull request."""
     out = ["# Hailo fleet port plan", ""]
     moving = [c for c in doc.get("changes") or () if c.get("from") != c.get("to")]
-    out += ["**%d device%s, %d service%s move.** Review, then apply exactly this plan with "
-            "`ansible-playbook -i <inventory> playbooks/reconcile.yml -e reconcile_plan_file=<this "
-            "plan's .json>`." % (len(doc["devices"]), "" if len(doc["devices"]) == 1 else "s",
-                                len(moving), "" if len(moving) == 1 else "s"), ""]
+    devices = len(doc["devices"])
+    headline = ("**%d device%s, %d service%s move.** Review, then apply exactly this plan with "
+                "`ansible-playbook -i <inventory> playbooks/reconcile.yml -e "
+                "reconcile_plan_file=<this plan's .json>`.")
+    out += [headline % (devices, "" if devices == 1 else "s", len(moving), "" if len(moving) == 1 else "s"), ""]
     if doc.get("generated"):
         out += ["Planned %s." % doc["generated"], ""]
     out += ["## Fleet map", "", "| Service | Port |", "|---|---|"]
