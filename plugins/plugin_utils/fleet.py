@@ -236,3 +236,20 @@ def fleet_serial(value):
     if not value:
         raise FleetError("reconcile_serial: %r is empty (%s)" % (raw, _SERIAL_HELP))
     return [_batch_size(item, raw) for item in value]
+
+
+def source_moves(catalog, plan):
+    """The moves for the services' source tree: from the port each service's source says (the
+    catalog's ``port``, the port it had before reconciliation) to its port in the fleet map.
+
+    Worked out from the fleet map, not from one device: a service that the first device does
+    not run, or a fleet already on the map, still gets its references migrated.
+    """
+    moves = []
+    ports = (plan or {}).get("ports") or {}
+    for name in sorted(ports):
+        old = ((catalog or {}).get(name) or {}).get("port")
+        if isinstance(old, int) and not isinstance(old, bool) and old != ports[name]:
+            moves.append({"service": name, "from": old, "to": ports[name],
+                          "reason": "fleet map: %s moves from %d to %d" % (name, old, ports[name])})
+    return moves

@@ -8,6 +8,7 @@ with --tags plan and --tags verify nothing is written, which the tests check byt
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -223,3 +224,18 @@ def test_a_device_that_drifted_since_the_plan_is_refused_naming_the_drift(fleet)
     assert "hailo-clip is on 5005 now, the plan saw 5000" in output
     assert digest(fleet / "dev-a") == before
     assert report["devices"]["dev-a"]["outcome"] == "failed"
+
+
+def test_the_source_tree_follows_the_fleet_map_not_the_first_device(fleet):
+    """dev-a (the only device of this run) does not run hailo-pose: pose's references in the
+    source tree are migrated anyway, to the fleet map's port."""
+    (fleet / "dev-a" / "hailo-pose.yaml").unlink()
+    tree = fleet / "system_services"
+    shutil.copytree(os.path.join(REPO, "tests", "unit", "fixtures", "system_services"), tree, symlinks=True)
+    spec = tree / "hailo-pose" / "API_SPEC.md"
+    assert "11436" in spec.read_text()
+    result, _report = run(fleet, "--limit", "dev-a", "-e", json.dumps(dict(
+        STANDBY_ALL, source_tree_path=str(tree), source_tree_report_dir=str(fleet / "reports"))))
+    assert result.returncode == 0, result.stdout[-3000:]
+    text = spec.read_text()
+    assert "11436" not in text and "11439" in text  # dev-b's radar holds 11437: pose gets 11439

@@ -6,6 +6,7 @@ from ansible_collections.hailo.services.plugins.plugin_utils.fleet import (
     fleet_budget,
     fleet_merge,
     fleet_serial,
+    source_moves,
     host_plan,
 )
 from ansible_collections.hailo.services.plugins.plugin_utils.port_map import reconcile
@@ -150,3 +151,10 @@ def test_bad_serial_is_refused_naming_the_value(given, culprit):
     with pytest.raises(FleetError, match="reconcile_serial") as err:
         fleet_serial(given)
     assert culprit in str(err.value)
+
+
+def test_source_moves_come_from_the_fleet_map_and_the_catalogs_ports():
+    catalog = {"hailo-pose": {"port": 11436}, "hailo-ocr": {"port": 11436}, "hailo-x": {}}
+    plan = {"ports": {"hailo-pose": 11440, "hailo-ocr": 11436, "hailo-x": 5000}}
+    assert [(m["service"], m["from"], m["to"]) for m in source_moves(catalog, plan)] == [
+        ("hailo-pose", 11436, 11440)]
