@@ -23,7 +23,7 @@ IMAGE := localhost/hailo-pi:bookworm
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 SYSTEM_TOOLS := podman runc debootstrap shellcheck git
 
-.PHONY: help setup system-deps image reconcile demo demo-clean test unit integration lint sanity galaxy ee molecule build bench clean
+.PHONY: help setup system-deps image reconcile demo demo-clean test unit integration lint sanity galaxy ee compat molecule build bench clean
 
 help:
 	@echo "make demo        roll the port map out onto three local container devices, print the report"
@@ -79,8 +79,13 @@ demo-clean:
 	bench/fleet_devices.sh down $(DEMO_DEVICES)
 
 # ---------------------------------------------------------------------------- tests
-test: unit integration lint sanity galaxy ee molecule
+test: unit integration compat lint sanity galaxy ee molecule
 	@echo "All checks passed."
+
+# Unit and integration tests on the oldest ansible-core meta/runtime.yml claims, in their own
+# virtualenv (.tmp/venv-oldest, rebuilt when the claimed version or requirements-test.txt change).
+compat:
+	PYTHON=$(PYTHON) tests/compat/run.sh
 
 # The execution environment's build context (ansible-builder create; building the image needs a
 # registry these machines cannot reach).
