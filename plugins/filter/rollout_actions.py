@@ -21,6 +21,9 @@ description:
   - For a rollback, the services that ran before (serving or crash-looping) are restarted on
     their restored files, those that served first so that they take their ports back; the
     ones that were stopped or failed are left stopped.
+  - With O(discovered), the result is the whole argument set of M(hailo.services.port_transaction):
+    also the files to write (each with the checksum discovery reported), the health checks
+    after the change and after a rollback, and each service's port before the change.
 positional: _input, plan
 options:
   _input:
@@ -32,6 +35,19 @@ options:
     description: The output of P(hailo.services.reconcile_ports#filter) for this device.
     type: dict
     required: true
+  discovered:
+    description: The C(services) of M(hailo.services.service_info) for this device.
+    type: dict
+  units:
+    description: The rendered text of each unit to write, by service.
+    type: dict
+  configs:
+    description: The rendered C(yaml) and C(json) text of each owned config (config_mode template), by service.
+    type: dict
+  unit_dir:
+    description: Where the units are.
+    type: str
+    default: /etc/systemd/system
 """
 
 EXAMPLES = r"""
@@ -67,6 +83,21 @@ _value:
       type: list
       elements: str
       sample: ["hailo-pose"]
+    files:
+      description: With O(discovered), the files to write, as M(hailo.services.port_transaction) takes them.
+      type: list
+      elements: dict
+    health:
+      description: With O(discovered), the services to health-check after the change, on their new ports.
+      type: list
+      elements: dict
+    rollback_health:
+      description: With O(discovered), the services that must answer again on their old ports after a rollback.
+      type: list
+      elements: dict
+    previous_ports:
+      description: With O(discovered), each service's port before the change.
+      type: dict
 """
 
 from ansible.errors import AnsibleFilterError
@@ -77,10 +108,10 @@ from ansible_collections.hailo.services.plugins.plugin_utils.rollout import (
 )
 
 
-def rollout_actions(steps, plan):
+def rollout_actions(steps, plan, discovered=None, units=None, configs=None, unit_dir="/etc/systemd/system"):
     """Filter entry point: see DOCUMENTATION."""
     try:
-        return _rollout_actions(steps, plan)
+        return _rollout_actions(steps, plan, discovered=discovered, units=units, configs=configs, unit_dir=unit_dir)
     except (RolloutError, KeyError, TypeError) as exc:
         raise AnsibleFilterError("rollout_actions: %s" % exc) from exc
 

@@ -4,10 +4,22 @@
 
 """Change ``server.port`` in a hand-written Hailo service YAML without touching any other byte.
 
-The text is composed with PyYAML's pure-Python SafeLoader, which records the character
-offset of every node.  The new port is spliced in at the exact offsets of the ``server``
-mapping's ``port`` value, so comments, quoting, key order, flow style and line endings
-stay as they were.  Nothing here uses regular expressions on the YAML text.
+The text is composed with PyYAML's SafeLoader, which records the character offset of every
+node.  The new port is spliced in at the exact offsets of the ``server`` mapping's ``port``
+value, so comments, quoting, key order, flow style and line endings stay as they were.
+Nothing here uses regular expressions on the YAML text.
+
+Every load is bounded.  The composer counts alias hits and the nodes they stand for, and
+refuses a document past ``MAX_ALIASES`` aliases or ``MAX_ALIAS_NODES`` aliased nodes (an
+alias bomb such as "billion laughs") before anything is constructed; a recursive alias is
+refused too.  ``read_config_bytes`` refuses files over ``MAX_CONFIG_BYTES``.
+
+Where libyaml is available (python3-yaml ships it), its scanner and parser produce the
+events and PyYAML's Python composer builds the nodes, with the same hooks: pure-Python
+scanning is ten to twenty times slower.  Any YAML error, and a text that starts with a byte
+order mark (libyaml's offsets skip it), is handled by the pure-Python SafeLoader, which is
+what the services themselves load with, so error messages and offsets are the same on every
+host.
 
 Also holds the JSON-copy helpers shared by the service_port and service_info modules:
 the installers render ``/etc/xdg/<service>/<service>.json`` as
@@ -22,6 +34,7 @@ __metaclass__ = type
 
 import json
 import re
+import os
 import traceback
 
 try:
@@ -36,6 +49,14 @@ else:
 PORT_MIN = 1
 PORT_MAX = 65535
 
+# Largest service YAML read; real ones are a few KiB.
+MAX_CONFIG_BYTES = 256 * 1024
+# Most alias events a document may hold.
+MAX_ALIASES = 100
+# Most nodes all aliases of a document may stand for together (each alias counts the nodes
+# of what it refers to, expanded).
+MAX_ALIAS_NODES = 10000
+
 _DIGITS = re.compile(r"\A[0-9]+\Z")
 _INT_TAG = "tag:yaml.org,2002:int"
 _STR_TAG = "tag:yaml.org,2002:str"
@@ -45,26 +66,89 @@ class PortFileError(Exception):
     """The YAML cannot be edited safely; the message says why (without the file name)."""
 
 
+class _AliasesTooFar(PortFileError):
+    """Raised while composing, before anything is constructed."""
+
+    def __init__(self, why):
+        super(_AliasesTooFar, self).__init__("refused: YAML aliases expand too far (%s)" % why)
+
+
+_FastLoader = None
+
 if HAS_YAML:
 
-    class _TrackingLoader(yaml.SafeLoader):
-        """SafeLoader that remembers which nodes carry an anchor or are reached by an alias."""
+    class _BoundedComposer(object):
+        """Composer hooks: bound the aliases, and remember which nodes carry an anchor or are
+        reached by an alias (``locate_server_port`` refuses to edit those)."""
 
-        def __init__(self, stream):
-            super(_TrackingLoader, self).__init__(stream)
+        def _init_bounds(self):
             self.anchored_nodes = set()
             self.aliased_nodes = set()
+            self.alias_count = 0
+            self.alias_nodes = 0
+            self._node_sizes = {}  # id(node) -> nodes it stands for, expanded
 
         def compose_node(self, parent, index):
             if self.check_event(yaml.AliasEvent):
-                node = super(_TrackingLoader, self).compose_node(parent, index)
+                event = self.peek_event()
+                self.alias_count += 1
+                if self.alias_count > MAX_ALIASES:
+                    raise _AliasesTooFar("more than %d aliases" % MAX_ALIASES)
+                node = super(_BoundedComposer, self).compose_node(parent, index)
+                size = self._node_sizes.get(id(node))
+                if size is None:
+                    # The anchored collection is still being composed: the alias is inside it.
+                    raise _AliasesTooFar("alias *%s is recursive" % event.anchor)
+                self.alias_nodes += size
+                if self.alias_nodes > MAX_ALIAS_NODES:
+                    raise _AliasesTooFar("%d aliases stand for more than %d nodes"
+                                         % (self.alias_count, MAX_ALIAS_NODES))
                 self.aliased_nodes.add(id(node))
                 return node
             event = self.peek_event()
-            node = super(_TrackingLoader, self).compose_node(parent, index)
+            node = super(_BoundedComposer, self).compose_node(parent, index)
             if getattr(event, "anchor", None) is not None:
                 self.anchored_nodes.add(id(node))
+            sizes = self._node_sizes
+            if isinstance(node, yaml.MappingNode):
+                size = 1 + sum(sizes.get(id(key), 1) + sizes.get(id(value), 1) for key, value in node.value)
+            elif isinstance(node, yaml.SequenceNode):
+                size = 1 + sum(sizes.get(id(item), 1) for item in node.value)
+            else:
+                size = 1
+            sizes[id(node)] = size
             return node
+
+    class _PureLoader(_BoundedComposer, yaml.SafeLoader):
+        """The pure-Python SafeLoader with the bounds."""
+
+        def __init__(self, stream):
+            yaml.SafeLoader.__init__(self, stream)
+            self._init_bounds()
+
+    try:
+        from yaml._yaml import CParser as _CParser
+    except ImportError:  # pragma: no cover - PyYAML built without libyaml
+        _CParser = None
+
+    if _CParser is not None:
+
+        class _FastLoader(_BoundedComposer, yaml.composer.Composer, _CParser,
+                          yaml.constructor.SafeConstructor, yaml.resolver.Resolver):
+            """libyaml events, PyYAML's Python composer (with the bounds) and SafeConstructor."""
+
+            def __init__(self, stream):
+                _CParser.__init__(self, stream)
+                yaml.composer.Composer.__init__(self)
+                yaml.constructor.SafeConstructor.__init__(self)
+                yaml.resolver.Resolver.__init__(self)
+                self._init_bounds()
+
+            def compose_scalar_node(self, anchor):
+                node = super(_FastLoader, self).compose_scalar_node(anchor)
+                if not node.style:
+                    node.style = None  # libyaml says '' for plain scalars, PyYAML None
+                return node
 
 
 def _yaml_error_text(err):
@@ -78,12 +162,72 @@ def _yaml_error_text(err):
     return "invalid YAML: %s" % problem
 
 
-def load_yaml(text):
-    """``yaml.safe_load`` with errors turned into PortFileError."""
+def _compose(text):
+    """Compose the single document of ``text`` within the bounds.
+
+    Returns ``(loader, root)``, root None for an empty document; the caller disposes the
+    loader.  Raises PortFileError.
+    """
+    if not HAS_YAML:
+        raise PortFileError("PyYAML is not installed")
+    if _FastLoader is not None and not text.startswith("\ufeff"):
+        loader = _FastLoader(text)
+        try:
+            return loader, loader.get_single_node()
+        except (yaml.YAMLError, ValueError):
+            loader.dispose()  # the pure-Python loader decides, and words the error
+        except BaseException:
+            loader.dispose()
+            raise
     try:
-        return yaml.safe_load(text)
+        loader = _PureLoader(text)  # the reader already rejects unprintable characters
     except yaml.YAMLError as err:
         raise PortFileError(_yaml_error_text(err))
+    try:
+        return loader, loader.get_single_node()
+    except yaml.YAMLError as err:
+        loader.dispose()
+        raise PortFileError(_yaml_error_text(err))
+    except BaseException:
+        loader.dispose()
+        raise
+
+
+def _construct(loader, root):
+    if root is None:
+        return None
+    try:
+        return loader.construct_document(root)
+    except yaml.YAMLError as err:
+        raise PortFileError(_yaml_error_text(err))
+
+
+def load_yaml(text):
+    """``yaml.safe_load`` within the alias bounds, with errors turned into PortFileError."""
+    loader, root = _compose(text)
+    try:
+        return _construct(loader, root)
+    finally:
+        loader.dispose()
+
+
+def read_config_bytes(path, limit=MAX_CONFIG_BYTES):
+    """The bytes of the file ``path``; reads at most ``limit`` + 1 bytes.
+
+    Raises PortFileError, naming the size, when the file is larger than ``limit``; IOError
+    and OSError pass through.
+    """
+    with open(path, "rb") as handle:
+        data = handle.read(limit + 1)
+        if len(data) <= limit:
+            return data
+        try:
+            size = os.fstat(handle.fileno()).st_size
+        except OSError:  # pragma: no cover - fstat of an open file does not fail
+            size = 0
+    if size > limit:
+        raise PortFileError("refused: the file is %d bytes, more than the %d-byte limit" % (size, limit))
+    raise PortFileError("refused: the file is more than the %d-byte limit" % limit)
 
 
 def parse_port_value(value):
@@ -123,23 +267,14 @@ def locate_server_port(text):
     ``style`` (None for plain, ``'`` or ``"`` for quoted) and ``port`` (the current integer
     port).  Raises PortFileError for anything that cannot be edited safely.
     """
-    if not HAS_YAML:
-        raise PortFileError("PyYAML is not installed")
+    loader, root = _compose(text)
     try:
-        loader = _TrackingLoader(text)  # the reader already rejects unprintable characters
-    except yaml.YAMLError as err:
-        raise PortFileError(_yaml_error_text(err))
-    try:
-        return _locate(loader, text)
+        return _locate(loader, root, text)
     finally:
         loader.dispose()
 
 
-def _locate(loader, text):
-    try:
-        root = loader.get_single_node()
-    except yaml.YAMLError as err:
-        raise PortFileError(_yaml_error_text(err))
+def _locate(loader, root, text):
     anchored, aliased = loader.anchored_nodes, loader.aliased_nodes
     if not isinstance(root, yaml.MappingNode):
         raise PortFileError("the document is not a mapping with a server section")
@@ -189,16 +324,25 @@ def replace_server_port(text, port):
     """
     if isinstance(port, bool) or not isinstance(port, int) or not PORT_MIN <= port <= PORT_MAX:
         raise PortFileError("port must be an integer from %d to %d, got %r" % (PORT_MIN, PORT_MAX, port))
-    where = locate_server_port(text)
+    where, expected = _locate_and_load(text)
     quote = where["style"] or ""
     new_text = text[:where["start"]] + quote + str(port) + quote + text[where["end"]:]
 
     # Belt and braces: the splice must not have changed anything but server.port.
-    expected = load_yaml(text)
     expected["server"]["port"] = str(port) if quote else port
-    if load_yaml(new_text) != expected or locate_server_port(new_text)["port"] != port:
+    new_where, new_data = _locate_and_load(new_text)
+    if new_data != expected or new_where["port"] != port:
         raise PortFileError("internal error: the edited YAML does not load as expected")
     return new_text, where["port"]
+
+
+def _locate_and_load(text):
+    """``(locate_server_port(text), load_yaml(text))`` from one composition."""
+    loader, root = _compose(text)
+    try:
+        return _locate(loader, root, text), _construct(loader, root)
+    finally:
+        loader.dispose()
 
 
 def render_json(data):

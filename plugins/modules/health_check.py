@@ -32,6 +32,13 @@ description:
   - Fails when any service is unhealthy, with a message naming every unhealthy service and
     why. The failure result still carries RV(services), RV(healthy) and RV(unhealthy), so a
     C(rescue) block can read them.
+  - The deadline holds whatever the services do. Every read from a service waits at most
+    until the deadline, so a peer that never answers, sends its headers or body a byte at a
+    time, or sends an endless body cannot keep the module running past it. An answer still
+    unfinished at the deadline counts as no answer (C(no complete answer from ... within the
+    N s deadline)).
+  - Answers are capped at 32 KiB of status line and headers and 64 KiB of body. A larger
+    answer is not healthy; it is retried until the deadline like a non-2xx status.
   - The module only reads, so it never reports a change and runs normally in check mode.
 author:
   - hailo.services maintainers (@hailo)
@@ -71,6 +78,8 @@ options:
     description:
       - Seconds to wait for all services together. This is ONE deadline for the whole
         call, not a per-service or per-request timeout.
+      - The module returns at most about half a second after it, however slowly the services
+        answer.
       - Must be greater than 0.
     type: float
     default: 60
@@ -149,7 +158,8 @@ services:
       returned: always
     status:
       description:
-        - HTTP status of the last request, or V(null) when it got no HTTP answer.
+        - HTTP status of the last request, or V(null) when it got no complete HTTP answer.
+        - Set for an answer over the size caps, which is still not healthy.
       type: int
       returned: always
     latency_ms:
@@ -165,8 +175,12 @@ services:
       description:
         - One human sentence, for example C(answered 200 in 3.1 ms),
           C(connection refused on 127.0.0.1:5003 until the 10 s deadline),
-          C(port 11436 answers as hailo-ocr, not hailo-depth) or
-          C(still loading (503 model_loading) on 127.0.0.1:11439 at the 60 s deadline).
+          C(port 11436 answers as hailo-ocr, not hailo-depth),
+          C(still loading (503 model_loading) on 127.0.0.1:11439 at the 60 s deadline),
+          C(no complete answer from 127.0.0.1:11439 within the 60 s deadline (status 200 and
+          headers received, body unfinished)) or
+          C(answered 200 to GET /health on 127.0.0.1:5003 but the body exceeds 64 KiB, until the
+          60 s deadline).
       type: str
       returned: always
     port:

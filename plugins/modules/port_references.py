@@ -31,12 +31,24 @@ description:
     once per move.
   - Binary files (a NUL byte, or not valid UTF-8), files over O(max_size) bytes, special
     files and symlinks (to files or directories) are never read, changed or followed; they
-    are listed in RV(skipped). Directories of version control, caches and virtual
+    are listed in RV(skipped). Entries that cannot be read (a directory or file the module
+    may not open or list, an entry that vanished) are listed there too, with the error,
+    instead of failing the run. Directories of version control, caches and virtual
     environments (C(.git), C(__pycache__), C(node_modules), C(.venv), C(venv), ...) are not
     entered.
-  - Every file is written atomically (a temporary file in the same directory, then a rename)
-    and keeps its mode and owner. Bytes other than the rewritten ports, line endings included,
-    are kept.
+  - No symlink below O(path) is ever followed, not even one swapped in while the module runs.
+    Every directory is opened from O(path) down, one level at a time, without following a
+    symlink, and every file is read and written relative to its directory's open descriptor.
+    Before writing, the module opens that chain of directories again the same way and checks
+    that the file still holds exactly the bytes it scanned. A directory that became a symlink
+    or a file that changed since the scan is not written and is listed in RV(failed_files)
+    with a reason that starts with C(changed since scan).
+  - Every file is written atomically (a new temporary file in the same directory, synced to
+    disk, then renamed over the file) and keeps its mode and owner. Bytes other than the
+    rewritten ports, line endings included, are kept.
+  - A file that cannot be written does not stop the others. When any file fails, the module
+    fails, and its message and the RV(written) and RV(failed_files) lists name exactly which files
+    were written (with their replacement counts) and which were not, and why.
 author:
   - hailo.services maintainers (@hailo)
 options:
@@ -45,6 +57,11 @@ options:
       - The directory that holds one sub-directory per service, for example
         C(/srv/hailo/system_services).
       - Must exist. Every moved service must have a directory (not a symlink) directly under it.
+      - Refused, before anything is read, when it resolves (symlinks and C(..) resolved) to a
+        system directory itself - C(/), C(/bin), C(/boot), C(/dev), C(/etc), C(/lib),
+        C(/lib64), C(/proc), C(/root), C(/run), C(/sbin), C(/sys), C(/tmp), C(/usr), C(/var)
+        and the main directories directly under C(/usr) and C(/var). Directories below them,
+        such as C(/var/lib/hailo/system_services), are accepted.
     type: path
     required: true
   moves:
@@ -62,7 +79,9 @@ options:
       service:
         description:
           - Name of the service, which is also the name of its directory under O(path).
-          - Must match C(^[a-z0-9][a-z0-9._-]*$) and must not contain C(..).
+          - Only lower-case letters, digits, C(.), C(_) and C(-), starting with a letter or a
+            digit, and no C(..). The whole value must match, so a trailing newline
+            (C("hailo-ocr\n")) is refused.
         type: str
         required: true
       from:
@@ -86,7 +105,7 @@ options:
 attributes:
   check_mode:
     support: full
-    details: Reports what would change (RV(files), RV(replaced), RV(review)) and writes nothing.
+    details: Reports what would change (RV(files), RV(replaced), RV(review)) and writes nothing (RV(written) is empty).
   diff_mode:
     support: full
     details: Returns a unified diff per changed file.
@@ -211,13 +230,61 @@ skipped:
       returned: always
     reason:
       description:
-        - One of C(symlink), C(not a regular file), C(too large), C(binary), or
-          C(unreadable) followed by the error.
+        - "One of C(symlink), C(not a regular file), C(too large), C(binary), or
+          C(unreadable) followed by the error (for example C(unreadable: Permission denied)
+          for a directory or file that cannot be opened or listed)."
+      type: str
+      returned: always
+written:
+  description:
+    - The files that were written, each completely and atomically, with the number of ports
+      rewritten in each, in file order. Empty in check mode.
+    - When the module fails because of RV(failed_files), exactly these files were changed.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - file: /srv/hailo/system_services/hailo-piper/API_SPEC.md
+      count: 6
+  contains:
+    file:
+      description: Path of the file.
+      type: str
+      returned: always
+    count:
+      description: Number of ports rewritten in it.
+      type: int
+      returned: always
+failed_files:
+  description:
+    - The files that should have been written but were not, with the reason, in file order.
+      Each is left as it was (a write is atomic). When this is not empty the module fails.
+    - Named so because C(failed) is Ansible's own status key.
+    - A reason that starts with C(changed since scan) means the file, or a directory on the
+      way to it, changed between the scan and the write (its content differs, it was replaced
+      or removed, or a directory became a symlink, which is never followed). Run the module
+      again to rescan.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - file: /srv/hailo/system_services/hailo-piper/config.yaml
+      reason: "changed since scan: directory /srv/hailo/system_services/hailo-piper is now a symlink (not followed)"
+  contains:
+    file:
+      description: Path of the file.
+      type: str
+      returned: always
+    reason:
+      description: Why it was not written.
       type: str
       returned: always
 msg:
-  description: A one-line summary.
-  returned: success
+  description:
+    - A one-line summary.
+    - On a failed write, which files were written (with their replacement counts) and which
+      failed, and why.
+  returned: always
   type: str
   sample: rewrote 7 port reference(s) in 2 file(s); 1 line(s) to review
 diff:
@@ -242,10 +309,12 @@ diff:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.hailo.services.plugins.module_utils.files import write_atomic
 from ansible_collections.hailo.services.plugins.module_utils.port_references import (
     DEFAULT_MAX_SIZE,
     PortReferenceError,
+    apply_edits,
+    check_root,
+    failure_message,
     scan,
     unified_diff,
 )
@@ -273,6 +342,8 @@ def main():
     root = module.params["path"]
 
     try:
+        # Before anything else: a system directory is never scanned (scan checks it too).
+        check_root(root)
         plan = scan(root, module.params["moves"], module.params["max_size"])
     except PortReferenceError as exc:
         module.fail_json(msg="port_references: %s" % exc)
@@ -285,21 +356,21 @@ def main():
         replaced=sum(files.values()),
         review=plan["review"],
         skipped=plan["skipped"],
+        written=[],
+        failed_files=[],
     )
     if module._diff:
         result["diff"] = [
             unified_diff(edits[name]["before"], edits[name]["after"], name) for name in sorted(edits)
         ]
 
-    if not module.check_mode:
-        written = []
-        for name in sorted(edits):
-            try:
-                write_atomic(module, name, edits[name]["after"].encode("utf-8"))
-            except (IOError, OSError) as exc:
-                result["written"] = written
-                module.fail_json(msg="port_references: cannot write %s: %s" % (name, exc), **result)
-            written.append(name)
+    if not module.check_mode and edits:
+        outcome = apply_edits(root, edits)
+        result["written"] = outcome["written"]
+        result["failed_files"] = outcome["failed"]
+        if outcome["failed"]:
+            result["changed"] = bool(outcome["written"])
+            module.fail_json(msg=failure_message(outcome["written"], outcome["failed"]), **result)
 
     result["msg"] = "%s %d port reference(s) in %d file(s); %d line(s) to review" % (
         "would rewrite" if module.check_mode else "rewrote",

@@ -21,6 +21,13 @@ description:
     C(^[a-z0-9][a-z0-9._-]*$) are skipped.
   - A configuration that cannot be read, does not parse, or has no integer C(server.port)
     gives an entry with RV(services.error) set; it does not fail the module.
+  - Reading is bounded. A configuration larger than 256 KiB is not parsed (at most one byte
+    more than that is read), and YAML whose aliases expand too far (more than 100 aliases,
+    more than 10000 nodes behind them together, or a recursive alias; an alias bomb such as
+    "billion laughs") is refused before it is built. Both give RV(services.error), naming
+    the file, for example C(/etc/hailo/x.yaml: refused: the file is 1468006 bytes, more than
+    the 262144-byte limit).
+  - The parsed contents of the configurations are only returned with O(return_data).
   - Unit states come from a single C(systemctl show) call for all units. When C(systemctl)
     is missing or cannot talk to systemd, the states are reported as unknown and
     RV(systemctl_error) says why.
@@ -62,6 +69,19 @@ options:
         other listener is in use.
     type: list
     elements: str
+  return_data:
+    description:
+      - Also return the parsed YAML of each service as RV(services.data).
+      - Off by default, so the contents of the configurations (which can hold secrets) stay
+        out of the results and the logs unless a play needs them.
+    type: bool
+    default: false
+  journal_dir:
+    description:
+      - Where M(hailo.services.port_transaction) keeps the journal of an unconfirmed change.
+        With it, RV(journal) and RV(last_revert) report a change a dead run left behind and a
+        revert the device made by itself.
+    type: path
 attributes:
   check_mode:
     support: full
@@ -92,9 +112,27 @@ EXAMPLES = r"""
       - hailo-piper
       - hailo-face
   register: hailo_some
+
+- name: Also get the parsed configurations, to compare them with what a template renders
+  hailo.services.service_info:
+    return_data: true
+  register: hailo_with_data
 """
 
 RETURN = r"""
+journal:
+  description:
+    - The change left unconfirmed on the device (its run died, or the device is waiting for
+      the confirmation), or null. C(id), C(stage) (the last step it reached), C(started) (epoch
+      seconds) and C(files) (the real paths it journaled).
+  returned: when O(journal_dir) is set
+  type: dict
+last_revert:
+  description:
+    - The last revert the device made by itself (its timer fired before a confirmation), or
+      null. C(id), C(reason), C(stage), C(reverted) (epoch seconds), C(restored), C(errors).
+  returned: when O(journal_dir) is set
+  type: dict
 services:
   description:
     - One entry per service, keyed by service name.
@@ -163,7 +201,7 @@ services:
         - Lets the controller compare a file with what it would render, without reading
           each file again.
       type: raw
-      returned: always
+      returned: when O(return_data) is true
     owned:
       description:
         - Whether the YAML's leading comment block holds O(owned_marker), that is the file
@@ -361,6 +399,7 @@ from ansible_collections.hailo.services.plugins.module_utils.listeners import (
     unit_states,
     unknown_unit_state,
 )
+from ansible_collections.hailo.services.plugins.module_utils import transaction
 from ansible_collections.hailo.services.plugins.module_utils.systemd_unit import parse_unit
 from ansible_collections.hailo.services.plugins.module_utils.yaml_port import (
     HAS_YAML,
@@ -371,6 +410,7 @@ from ansible_collections.hailo.services.plugins.module_utils.yaml_port import (
     json_in_step,
     load_yaml,
     parse_port_value,
+    read_config_bytes,
 )
 
 SERVICE_NAME = re.compile(r"\A[a-z0-9][a-z0-9._-]*\Z")
@@ -396,9 +436,10 @@ def _read_text(path):
 
 
 def read_config(config_path):
-    """``(data, host, port, error)`` of one service YAML."""
+    """``(data, host, port, error)`` of one service YAML; reading and parsing are bounded
+    (see ``yaml_port.read_config_bytes`` and ``yaml_port.load_yaml``)."""
     try:
-        data = load_yaml(_read_text(config_path))
+        data = load_yaml(read_config_bytes(config_path).decode("utf-8"))
     except (IOError, OSError) as err:
         return None, None, None, "cannot read %s: %s" % (config_path, err.strerror or err)
     except UnicodeDecodeError as err:
@@ -424,8 +465,8 @@ def read_config(config_path):
 def is_owned(config_path, marker):
     """Whether the leading comment block (comments and blank lines before any data) holds ``marker``."""
     try:
-        lines = _read_text(config_path).splitlines()
-    except (IOError, OSError, UnicodeDecodeError):
+        lines = read_config_bytes(config_path).decode("utf-8").splitlines()
+    except (IOError, OSError, UnicodeDecodeError, PortFileError):
         return False
     for line in lines:
         stripped = line.strip()
@@ -509,6 +550,8 @@ def main():
             unit_dir=dict(type="path", default="/etc/systemd/system"),
             services=dict(type="list", elements="str"),
             owned_marker=dict(type="str", default="Owned by hailo.services (config_mode template)"),
+            return_data=dict(type="bool", default=False),
+            journal_dir=dict(type="path"),
         ),
         supports_check_mode=True,
     )
@@ -552,20 +595,32 @@ def main():
         services[name] = dict(
             config_path=config_path, host=host, port=port, error=error,
             checksum=module.sha1(config_path) if os.path.isfile(config_path) else None,
-            data=data,
             owned=is_owned(config_path, module.params["owned_marker"]) if os.path.isfile(config_path) else False,
             json_path=json_path, json_exists=json_exists, json_in_step=in_step, json_port=json_port,
             json_checksum=module.sha1(json_path) if json_exists else None,
             unit=state,
         )
+        if module.params["return_data"]:
+            services[name]["data"] = data
 
     listeners = read_listeners()
     in_use, port_owners = summarize_listeners(listeners, units)
     held = set((item["port"], item.get("unit")) for item in listeners)
     for name, facts in services.items():
         facts["serving"] = (facts["port"], facts["unit"]["name"]) in held
+    extra = {}
+    if module.params["journal_dir"]:
+        try:
+            journal = transaction.load(module.params["journal_dir"])
+            extra["last_revert"] = transaction.last_revert(module.params["journal_dir"])
+        except transaction.JournalError as err:
+            module.fail_json(msg=str(err))
+        extra["journal"] = None if journal is None else dict(
+            (key, journal.get(key)) for key in ("id", "stage", "started", "revert_errors"))
+        if journal is not None:
+            extra["journal"]["files"] = [entry.get("path") for entry in journal.get("files") or ()]
     module.exit_json(changed=False, services=services, listeners=listeners, in_use=in_use,
-                     port_owners=port_owners, systemctl_error=systemctl_error)
+                     port_owners=port_owners, systemctl_error=systemctl_error, **extra)
 
 
 if __name__ == "__main__":

@@ -36,6 +36,10 @@ description:
     mapping, C(server) is not a mapping, C(server.port) is missing, not an integer (a quoted
     string of digits counts as an integer), uses a YAML anchor or alias, or is written in a
     form the module does not edit (explicit tag, block scalar). The message names the file.
+  - Also fails, leaving every file untouched, when the YAML is larger than 256 KiB (at most
+    one byte more than that is read; the message names the file and its size) or uses YAML
+    aliases that expand too far (more than 100 aliases, more than 10000 nodes behind them
+    together, or a recursive alias).
   - Writes are atomic (a temporary file in the same directory renamed over the original)
     and keep the owner, group and mode of the file they replace.
 author:
@@ -156,15 +160,21 @@ from ansible_collections.hailo.services.plugins.module_utils.yaml_port import (
     PortFileError,
     json_in_step,
     load_yaml,
+    read_config_bytes,
     render_json,
     replace_server_port,
 )
 
 
-def _read_bytes(module, path, missing_ok=False):
+def _read_bytes(module, path, missing_ok=False, bounded=False):
+    """The bytes of ``path``; with ``bounded``, refuse a file over yaml_port.MAX_CONFIG_BYTES."""
     try:
+        if bounded:
+            return read_config_bytes(path)
         with open(path, "rb") as handle:
             return handle.read()
+    except PortFileError as err:
+        module.fail_json(msg="%s: %s" % (path, err), path=path)
     except (IOError, OSError) as err:
         if missing_ok and not os.path.lexists(path):
             return None
@@ -196,7 +206,7 @@ def main():
         module.fail_json(msg="%s: no such file" % path, **result)
 
     # Work everything out before the first write, so a problem leaves all files untouched.
-    old_bytes = _read_bytes(module, path)
+    old_bytes = _read_bytes(module, path, bounded=True)
     try:
         old_text = old_bytes.decode("utf-8")
     except UnicodeDecodeError as err:

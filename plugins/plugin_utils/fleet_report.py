@@ -45,6 +45,7 @@ def _device(host, fleet, result):
         "restarted": list(result.get("restarted") or ()),
         "health": dict(result.get("health") or {}),
         "rollback": result.get("rollback"),
+        "found": result.get("found"),
         "notes": notes,
     }
     if device["outcome"] not in OUTCOMES:
@@ -224,9 +225,16 @@ def fleet_report_markdown(doc):
         if dev["restarted"]:
             verb = "Would restart" if doc.get("check_mode") else "Restarted"
             out += ["%s, in order: %s." % (verb, ", ".join(dev["restarted"])), ""]
+        if dev.get("found"):
+            found = dev["found"]
+            out += ["Found on the device: its change %s had been reverted by the device (%s); restored %s."
+                    % (found.get("id") or "?", found.get("reason") or "no reason recorded",
+                       ", ".join(found.get("restored") or []) or "nothing"), ""]
         if dev["rollback"]:
             rb = dev["rollback"]
-            out += ["Rolled back: restored %s config(s) and %s unit(s); after the rollback: %s."
-                    % (rb.get("configs", 0), rb.get("units", 0),
-                       rb.get("health") or "not checked"), ""]
+            out += ["Rolled back: restored %s; restarted %s%s.%s"
+                    % (", ".join(rb.get("restored") or []) or "no file",
+                       ", ".join(rb.get("restarted") or []) or "nothing",
+                       (", stopped " + ", ".join(rb["stopped"])) if rb.get("stopped") else "",
+                       (" Could not restore: %s." % "; ".join(rb["errors"])) if rb.get("errors") else ""), ""]
     return "\n".join(out).rstrip() + "\n"

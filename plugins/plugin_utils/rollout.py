@@ -181,7 +181,7 @@ def rollback_order(steps, restart):
     return ran + sorted(wanted - set(ran))
 
 
-def rollout_actions(steps, plan):
+def rollout_actions(steps, plan, discovered=None, units=None, configs=None, unit_dir="/etc/systemd/system"):
     """What the role does to the services on one device, worked out before any file changes.
 
     ``restart``: the services to (re)start after the files are written, in ``restart_order``.
@@ -194,15 +194,59 @@ def rollout_actions(steps, plan):
     restart = restart_order(steps, None, plan)
     was = dict((step["name"], step.get("was")) for step in steps)
     ran = [name for name in restart if was.get(name) in ("serving", "failing")]
-    return {
+    actions = {
         "restart": restart,
         "stop_first": [name for name in restart if was.get(name) == "failing"],
         "rollback_restart": rollback_order(steps, ran),
         "rollback_stop": sorted(name for name in restart if name not in ran),
     }
+    if discovered is not None:
+        actions.update(
+            files=transaction_files(steps, discovered, units=units, configs=configs, unit_dir=unit_dir),
+            health=health_targets(steps),
+            rollback_health=health_targets(steps, ports="current", was_running=True),
+            previous_ports=dict((step["name"], step["from"]) for step in steps),
+        )
+    return actions
 
 
-def rollback_report(steps, facts):
+def _expect(checksum, exists=True):
+    """The SHA-1 the device reported, or ``absent`` for a file that was not there."""
+    return checksum if exists and checksum else "absent"
+
+
+def transaction_files(steps, discovered, units=None, configs=None, unit_dir="/etc/systemd/system"):
+    """The ``files`` of ``port_transaction``: every write of the rollout, with the checksum seen.
+
+    Edit mode sends only the new port (the device edits the YAML in place and renders the JSON
+    copy from it); template mode and units send the rendered text. Each file carries the SHA-1
+    discovery reported, so a file changed since is refused on the device before any write.
+    """
+    files = []
+    for step in steps:
+        name = step["name"]
+        found = (discovered or {}).get(name) or {}
+        unit = found.get("unit") or {}
+        if step.get("update_config"):
+            entry = {"path": step["config_path"], "port": step["port"], "expect": _expect(found.get("checksum"))}
+            if step.get("json_path"):
+                entry.update(json_path=step["json_path"],
+                             json_expect=_expect(found.get("json_checksum"), found.get("json_exists")))
+            files.append(entry)
+        if step.get("update_yaml"):
+            files.append({"path": step["config_path"], "kind": "config", "content": configs[name]["yaml"],
+                          "expect": _expect(found.get("checksum"))})
+        if step.get("update_json"):
+            files.append({"path": step["json_path"], "kind": "json", "content": configs[name]["json"],
+                          "expect": _expect(found.get("json_checksum"), found.get("json_exists"))})
+        if step.get("update_unit"):
+            files.append({"path": "%s/%s.service" % (unit_dir.rstrip("/"), name), "kind": "unit",
+                          "content": units[name], "expect": _expect(unit.get("checksum"), unit.get("file_exists"))})
+    return files
+
+
+def rollback_report(steps, facts, host=None, cause=None, rollback=None, rollback_health=None,
+                    unreachable=False, confirm_timeout=None, revert_error=None):
     """What runs where after a rollback, from a fresh ``service_info`` result.
 
     Returns ``{"ok": bool, "lines": [...], "problems": [...]}``: one line per service
@@ -210,7 +254,9 @@ def rollback_report(steps, facts):
     a problem is a service that served before and does not serve on its restored port, or a
     service holding a port its restored config does not name.
     """
-    services = (facts or {}).get("services") or {}
+    if not isinstance(facts, dict) or facts.get("skipped") or facts.get("failed"):
+        facts = {}
+    services = facts.get("services") or {}
     held = {}
     for item in (facts or {}).get("listeners") or ():
         unit = item.get("unit") or ""
@@ -237,4 +283,38 @@ def rollback_report(steps, facts):
         if stray:
             problems.append("%s holds port(s) %s that its config does not name (%s)"
                             % (name, ", ".join(str(p) for p in stray), port))
-    return {"ok": not problems, "lines": lines, "problems": problems}
+    report = {"ok": not problems, "lines": lines, "problems": problems}
+    if host is not None:
+        report["message"] = rollback_message(host, cause, report, rollback, rollback_health, unreachable,
+                                             confirm_timeout, revert_error)
+    return report
+
+
+def rollback_message(host, cause, report, rollback, rollback_health, unreachable, confirm_timeout,
+                     revert_error=None):
+    """The failure message of a device whose change was rolled back (or could not be)."""
+    cause = (cause or "unknown cause").rstrip(".")
+    now = (" Now: %s." % "; ".join(report["lines"])) if report["lines"] else ""
+    if unreachable or revert_error:
+        why = "could not be reached to roll it back" if unreachable else "could not be rolled back (%s)" % revert_error
+        return ("Port rollout failed on %s: %s. The device %s; it restores its old files and services by "
+                "itself when its revert timer fires (reconcile_confirm_timeout, %s s after the change), and the "
+                "next run reports it." % (host, cause, why, confirm_timeout))
+    if rollback is None:
+        return "Port rollout failed on %s: %s. Nothing on the device was changed.%s" % (host, cause, now)
+    restarted = ", ".join(rollback.get("restarted") or []) or "nothing"
+    stopped = rollback.get("stopped") or []
+    parts = ["Port rollout failed on %s and was rolled back. Cause: %s." % (host, cause),
+             "Restored %d file(s); restarted %s%s." % (len(rollback.get("restored") or []), restarted,
+                                                       (", stopped " + ", ".join(stopped)) if stopped else "")]
+    if rollback.get("errors"):
+        parts.append("Could not restore: %s; the journal is kept on the device and the next run reports it."
+                     % "; ".join(rollback["errors"]))
+    unhealthy = (rollback_health or {}).get("unhealthy") or []
+    if unhealthy:
+        parts.append("After the rollback, not answering: %s." % ", ".join(unhealthy))
+    if report["problems"]:
+        parts.append("Not as before: %s." % "; ".join(report["problems"]))
+    elif report["lines"]:
+        parts.append("Every service is as it was before.")
+    return " ".join(parts) + now

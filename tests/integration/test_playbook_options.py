@@ -53,7 +53,8 @@ def fleet(tmp_path):
                        "ansible_python_interpreter": sys.executable,
                        "reconcile_config_dir": str(tmp_path / name),
                        "reconcile_json_dir": str(tmp_path / name / "xdg"),
-                       "reconcile_unit_dir": str(tmp_path / name / "units")}
+                       "reconcile_unit_dir": str(tmp_path / name / "units"),
+                       "reconcile_journal_dir": str(tmp_path / name / "journal")}
     inventory = {"all": {
         "hosts": {"localhost": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}},
         "children": {"hailo_devices": {"hosts": hosts, "vars": {"reconcile_serial": [1, 1]}}}}}

@@ -97,7 +97,7 @@ def installed_device(tmp_path):
     with open(os.path.join(units, "hailo-clip.service"), encoding="utf-8") as handle:
         (unit_dir / "hailo-clip.service").write_text(handle.read())
     return {"reconcile_config_dir": str(config_dir), "reconcile_unit_dir": str(unit_dir),
-            "reconcile_json_dir": str(json_dir)}
+            "reconcile_json_dir": str(json_dir), "reconcile_journal_dir": str(tmp_path / "journal")}
 
 
 def test_a_unit_setting_that_drops_the_installers_environment_is_refused(installed_device):

@@ -416,3 +416,245 @@ def test_detail_at_deadline(fleet_at_deadline, name, status, detail):
 def test_non_2xx_is_retried(fleet_at_deadline):
     assert fleet_at_deadline["counts"]["hailo-depth"] > 1
     assert fleet_at_deadline["counts"]["hailo-vision"] > 1
+
+
+# --------------------------------------------------------------------------- hostile peers
+
+class HostilePeer:
+    """A TCP listener on 127.0.0.1 that serves every connection with ``script(conn, stop)``
+    in its own thread.  ``stop`` is set on close; scripts must give up soon after."""
+
+    def __init__(self, script):
+        self.script = script
+        self.count = 0
+        self.stop = threading.Event()
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.sock.settimeout(0.05)
+        self.port = self.sock.getsockname()[1]
+        self.thread = threading.Thread(target=self._accept)
+        self.thread.daemon = True
+        self.thread.start()
+
+    def _accept(self):
+        while not self.stop.is_set():
+            try:
+                conn = self.sock.accept()[0]
+            except (socket.timeout, OSError):
+                continue
+            self.count += 1
+            thread = threading.Thread(target=self._serve, args=(conn,))
+            thread.daemon = True
+            thread.start()
+
+    def _serve(self, conn):
+        with conn:
+            conn.settimeout(1)
+            try:
+                conn.recv(65536)
+                self.script(conn, self.stop)
+            except OSError:
+                pass
+
+    def close(self):
+        self.stop.set()
+        self.thread.join(2)
+        self.sock.close()
+
+
+def trickle_headers(conn, stop):
+    """One byte of a never-ending header block every 0.2 s."""
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+    index = 0
+    while not stop.is_set():
+        conn.sendall(head[index % len(head):index % len(head) + 1] if index < len(head) else b"x")
+        index += 1
+        stop.wait(0.2)
+
+
+def trickle_body(conn, stop):
+    """Complete headers, then one byte of a 1000-byte body every 0.2 s."""
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n")
+    while not stop.is_set():
+        conn.sendall(b" ")
+        stop.wait(0.2)
+
+
+def never_answer(conn, stop):
+    stop.wait(30)
+
+
+def endless_body(conn, stop):
+    """Complete headers without Content-Length, then body bytes as fast as possible."""
+    conn.sendall(b"HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n")
+    block = b"{" * 8192
+    while not stop.is_set():
+        conn.sendall(block)
+
+
+@pytest.fixture
+def hostile():
+    made = []
+
+    def make(script):
+        peer = HostilePeer(script)
+        made.append(peer)
+        return peer
+
+    yield make
+    for peer in made:
+        peer.close()
+
+
+@pytest.mark.parametrize("script, detail", [
+    (trickle_headers, "no complete answer from 127.0.0.1:{port} within the 2 s deadline "
+                      "({received} bytes received, headers unfinished)"),
+    (trickle_body, "no complete answer from 127.0.0.1:{port} within the 2 s deadline "
+                   "(status 200 and headers received, body unfinished)"),
+    (never_answer, "no answer from 127.0.0.1:{port} within the 2 s deadline"),
+    (endless_body, "answered 200 to GET /health on 127.0.0.1:{port} but the body exceeds 64 KiB, "
+                   "until the 2 s deadline"),
+], ids=["trickled headers", "trickled body", "never answers", "endless body"])
+def test_hostile_peer_cannot_stretch_the_deadline(hostile, script, detail):
+    peer = hostile(script)
+    report, elapsed = timed_check([{"name": "hailo-face", "port": peer.port}], timeout=2, interval=0.1)
+    entry = report["services"]["hailo-face"]
+    assert elapsed < 3.5, "the 2 s deadline took %.2f s" % elapsed
+    assert elapsed >= 1.9
+    assert report["unhealthy"] == ["hailo-face"] and report["healthy"] == []
+    assert entry["ok"] is False
+    if script is trickle_headers:
+        received = int(entry["detail"].rsplit("(", 1)[1].split()[0])
+        assert 5 <= received <= 15
+    else:
+        received = None
+    assert entry["detail"] == detail.format(port=peer.port, received=received)
+    if script is endless_body:
+        assert entry["status"] == 200
+        assert entry["attempts"] > 1, "an oversized answer is retried until the deadline"
+    else:
+        assert entry["status"] is None
+        assert entry["attempts"] == 1
+
+
+def test_hostile_peers_together_with_healthy_ones(hostile, stubs):
+    peers = [hostile(script) for script in (trickle_headers, trickle_body, never_answer, endless_body)]
+    good = stubs(always(200, {"status": "ok"}))
+    services = [{"name": "bad-%d" % i, "port": p.port} for i, p in enumerate(peers)]
+    services.append({"name": "hailo-ocr", "port": good.port})
+    report, elapsed = timed_check(services, timeout=2, interval=0.1)
+    assert elapsed < 3.5
+    assert report["healthy"] == ["hailo-ocr"]
+    assert report["unhealthy"] == ["bad-0", "bad-1", "bad-2", "bad-3"]
+    message = health.failure_message(report)
+    assert message.startswith("4 of 5 services unhealthy: bad-0: no complete answer from ")
+
+
+def test_declared_oversized_body_is_refused_without_reading_it(hostile):
+    def big(conn, stop):
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 70000\r\n\r\n")
+        stop.wait(30)
+
+    peer = hostile(big)
+    probe = health.probe_once("127.0.0.1", peer.port, "/health", 2)
+    assert probe["kind"] == health.KIND_TOO_LARGE
+    assert probe["status"] == 200
+    assert probe["error"] == "the body (Content-Length 70000) exceeds 64 KiB"
+    assert probe["latency_ms"] < 1000
+
+
+def test_oversized_headers_are_refused(hostile):
+    def fat(conn, stop):
+        conn.sendall(b"HTTP/1.1 200 OK\r\n" + b"X-Pad: " + b"a" * 40000 + b"\r\n\r\n")
+
+    peer = hostile(fat)
+    probe = health.probe_once("127.0.0.1", peer.port, "/health", 2)
+    assert probe["kind"] == health.KIND_TOO_LARGE
+    assert probe["error"] == "the status line and headers exceed 32 KiB"
+
+
+def test_not_http_peer(hostile):
+    def ssh(conn, stop):
+        conn.sendall(b"SSH-2.0-OpenSSH_9.2\r\n")
+        stop.wait(30)
+
+    peer = hostile(ssh)
+    report, elapsed = timed_check([{"name": "hailo-clip", "port": peer.port}], timeout=1, interval=0.1)
+    entry = report["services"]["hailo-clip"]
+    assert elapsed < 2
+    assert entry["detail"].startswith("127.0.0.1:%d does not answer HTTP (the answer does not start "
+                                      "with HTTP/" % peer.port)
+    assert entry["attempts"] > 1
+
+
+@pytest.mark.parametrize("answer, body", [
+    (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+     b"7\r\n{\"statu\r\n9;ext=1\r\ns\": \"ok\"}\r\n0\r\nX-Trailer: 1\r\n\r\n", {"status": "ok"}),
+    (b"HTTP/1.1 200 OK\nContent-Length: 2\n\n{}", {}),
+    (b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 16\r\n\r\n{\"status\": \"ok\"}",
+     {"status": "ok"}),
+    (b"HTTP/1.0 200 OK\r\n\r\n{\"version\": \"1\"}", {"version": "1"}),
+    (b"HTTP/1.1 204 No Content\r\n\r\n", None),
+], ids=["chunked", "bare newlines", "interim 100", "read to close", "no content"])
+def test_answer_framings(hostile, answer, body):
+    def script(conn, stop):
+        conn.sendall(answer)
+        if b"Content-Length" in answer or b"chunked" in answer or b" 204 " in answer:
+            stop.wait(30)  # keep the connection open: the framing must end the read
+
+    peer = hostile(script)
+    probe = health.probe_once("127.0.0.1", peer.port, "/health", 2)
+    assert probe["kind"] == health.KIND_HTTP, probe
+    assert probe["body"] == body
+    assert probe["latency_ms"] < 1000
+
+
+def test_request_is_a_plain_get(hostile):
+    seen = []
+
+    def record(conn, stop):
+        pass
+
+    class Recorder(HostilePeer):
+        def _serve(self, conn):
+            with conn:
+                conn.settimeout(1)
+                seen.append(conn.recv(65536))
+                conn.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+
+    peer = Recorder(record)
+    try:
+        report = health.check_services([{"name": "hailo-pose", "port": peer.port, "path": "/health/ready"}],
+                                       timeout=2)
+    finally:
+        peer.close()
+    assert report["healthy"] == ["hailo-pose"]
+    head = seen[0].decode()
+    assert head.startswith("GET /health/ready HTTP/1.1\r\n")
+    assert "\r\nHost: 127.0.0.1:%d\r\n" % peer.port in head
+    assert "\r\nConnection: close\r\n" in head
+    assert head.endswith("\r\n\r\n")
+
+
+def test_stuck_probe_is_abandoned(monkeypatch):
+    """A probe stuck where no socket timeout reaches (name resolution) is abandoned."""
+    release = threading.Event()
+
+    def stuck_getaddrinfo(*args, **kwargs):
+        release.wait(10)
+        raise OSError("resolver gave up")
+
+    monkeypatch.setattr(health.socket, "getaddrinfo", stuck_getaddrinfo)
+    try:
+        report, elapsed = timed_check([{"name": "hailo-piper", "port": 5002}], host="piper.invalid",
+                                      timeout=1)
+    finally:
+        release.set()
+    entry = report["services"]["hailo-piper"]
+    assert elapsed < 2
+    assert entry["ok"] is False
+    assert entry["attempts"] == 1
+    assert entry["detail"] == ("no complete answer from piper.invalid:5002 within the 1 s deadline "
+                               "(the probe was abandoned)")

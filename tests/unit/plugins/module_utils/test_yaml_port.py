@@ -7,20 +7,39 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
+import time
 
 import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ansible_collections.hailo.services.plugins.module_utils import yaml_port
 from ansible_collections.hailo.services.plugins.module_utils.yaml_port import (
+    MAX_ALIASES,
+    MAX_ALIAS_NODES,
+    MAX_CONFIG_BYTES,
     PortFileError,
     json_in_step,
+    load_yaml,
     locate_server_port,
     parse_port_value,
+    read_config_bytes,
     render_json,
     replace_server_port,
 )
+
+
+@pytest.fixture(scope="module", autouse=True, params=["libyaml", "pure"])
+def parser(request):
+    """Run every test with libyaml's parser (when PyYAML has it) and with the pure-Python one."""
+    saved = yaml_port._FastLoader
+    if request.param == "pure":
+        yaml_port._FastLoader = None
+    elif saved is None:
+        pytest.skip("PyYAML is built without libyaml")
+    yield request.param
+    yaml_port._FastLoader = saved
 
 # (name, before, port, after): every "after" is written out in full, byte for byte.
 CASES = [
@@ -313,3 +332,111 @@ def test_splice_property(old, new, quote, flow, comments):
     data = yaml.safe_load(after)
     assert data["server"]["port"] == (quote and str(new) or new)
     assert data["library"]["port"] == 443
+
+
+# Bounds: alias bombs and oversized files.
+def billion_laughs(levels=9, width=9):
+    lines = ['a: &a [%s]' % ",".join(['"x"'] * width)]
+    for level in range(1, levels):
+        name, prev = chr(ord("a") + level), chr(ord("a") + level - 1)
+        lines.append("%s: &%s [%s]" % (name, name, ",".join(["*" + prev] * width)))
+    return "\n".join(lines) + "\nserver: {port: 5002}\n"
+
+
+def test_billion_laughs_is_refused_fast():
+    bomb = billion_laughs()
+    assert len(bomb) < 400
+    for call in (load_yaml, locate_server_port, lambda text: replace_server_port(text, 5003)):
+        start = time.monotonic()
+        with pytest.raises(PortFileError) as err:
+            call(bomb)
+        assert time.monotonic() - start < 0.5
+        assert str(err.value) == ("refused: YAML aliases expand too far (28 aliases stand for more than %d nodes)"
+                                  % MAX_ALIAS_NODES)
+
+
+def test_alias_count_limit():
+    many = "base: &b x\nitems: [%s]\nserver: {port: 5002}\n"
+    assert len(load_yaml(many % ", ".join(["*b"] * MAX_ALIASES))["items"]) == MAX_ALIASES
+    with pytest.raises(PortFileError, match=r"\Arefused: YAML aliases expand too far \(more than 100 aliases\)\Z"):
+        load_yaml(many % ", ".join(["*b"] * (MAX_ALIASES + 1)))
+
+
+def test_alias_expansion_limit_counts_nodes():
+    # One alias to a big anchored list: the list's nodes count once per alias.
+    count = MAX_ALIAS_NODES * 2 // 5  # 4000 items, 4001 nodes
+    big = "big: &big [%s]\n" % ", ".join(str(i) for i in range(count))
+    assert load_yaml(big + "one: *big\ntwo: *big\nserver: {port: 5002}\n")["two"][-1] == count - 1
+    with pytest.raises(PortFileError, match=r"\(3 aliases stand for more than 10000 nodes\)"):
+        load_yaml(big + "one: *big\ntwo: *big\nthree: *big\n")
+
+
+def test_recursive_alias_is_refused():
+    with pytest.raises(PortFileError, match=r"\Arefused: YAML aliases expand too far \(alias \*loop is recursive\)\Z"):
+        load_yaml("loop: &loop [1, *loop]\n")
+    with pytest.raises(PortFileError, match="alias \\*m is recursive"):
+        replace_server_port("server: &m {port: 5002, self: *m}\n", 5003)
+
+
+def test_ordinary_anchors_and_merge_keys_still_load():
+    text = ("defaults: &d {host: 0.0.0.0, workers: 2, log: {level: info}}\n"
+            "server:\n  <<: *d\n  port: 5002\n"
+            "other:\n  <<: *d\n  port: 5003\n")
+    data = load_yaml(text)
+    assert data["server"] == {"host": "0.0.0.0", "workers": 2, "log": {"level": "info"}, "port": 5002}
+    assert replace_server_port(text, 5004)[0] == text.replace("port: 5002", "port: 5004")
+
+
+def big_config(target):
+    """A realistic service YAML of just under ``target`` bytes."""
+    parts = ["# hailo-ocr configuration, f\u00fcr alle\n", "server:\n  host: 0.0.0.0\n  port: 11436  # ocr\n",
+             "models:\n"]
+    size = sum(len(part.encode("utf-8")) for part in parts)
+    index = 0
+    while True:
+        block = ('  model_%d:\n    name: "en-%d"  # comment %d\n    path: /opt/models/m%d.hef\n'
+                 "    threshold: 0.%d\n    labels: [a, b, c, d]\n    enabled: true\n" % ((index,) * 5))
+        if size + len(block) > target:
+            return "".join(parts)
+        parts.append(block)
+        size += len(block)
+        index += 1
+
+
+def test_config_just_under_the_limit_is_fast(parser):
+    text = big_config(MAX_CONFIG_BYTES - 100)
+    assert MAX_CONFIG_BYTES - 300 < len(text.encode("utf-8")) <= MAX_CONFIG_BYTES
+    start = time.monotonic()
+    new_text, previous = replace_server_port(text, 11439)
+    elapsed = time.monotonic() - start
+    assert previous == 11436
+    assert new_text == text.replace("port: 11436", "port: 11439", 1)
+    if parser == "libyaml":
+        assert elapsed < 2, "replace_server_port took %.2f s on %d bytes" % (elapsed, len(text))
+
+
+def test_read_config_bytes(tmp_path):
+    path = tmp_path / "hailo-ocr.yaml"
+    path.write_bytes(b"x" * MAX_CONFIG_BYTES)
+    assert len(read_config_bytes(str(path))) == MAX_CONFIG_BYTES
+    path.write_bytes(b"x" * 1468006)
+    with pytest.raises(PortFileError) as err:
+        read_config_bytes(str(path))
+    assert str(err.value) == "refused: the file is 1468006 bytes, more than the 262144-byte limit"
+    path.write_bytes(b"x" * 11)
+    with pytest.raises(PortFileError, match="the file is 11 bytes, more than the 10-byte limit"):
+        read_config_bytes(str(path), limit=10)
+    with pytest.raises(OSError):
+        read_config_bytes(str(tmp_path / "missing.yaml"))
+
+
+def test_fast_and_pure_parsers_agree_on_offsets():
+    texts = [case[1] for case in CASES] + [big_config(20000)]
+    saved = yaml_port._FastLoader
+    try:
+        fast = [locate_server_port(text) for text in texts]
+        yaml_port._FastLoader = None
+        pure = [locate_server_port(text) for text in texts]
+    finally:
+        yaml_port._FastLoader = saved
+    assert fast == pure

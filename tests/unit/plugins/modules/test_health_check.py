@@ -190,3 +190,62 @@ def test_invalid_arguments_name_the_culprit(tmp_path, args, culprit):
     assert result["failed"] is True
     assert culprit in result["msg"]
     assert elapsed < 5
+
+
+class Trickler:
+    """TCP listener on 127.0.0.1 that answers every request with a header block that never
+    ends, one byte every ``pace`` seconds."""
+
+    def __init__(self, pace):
+        self.pace = pace
+        self.stop = threading.Event()
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.sock.settimeout(0.05)
+        self.port = self.sock.getsockname()[1]
+        thread = threading.Thread(target=self._accept)
+        thread.daemon = True
+        thread.start()
+
+    def _accept(self):
+        while not self.stop.is_set():
+            try:
+                conn = self.sock.accept()[0]
+            except (socket.timeout, OSError):
+                continue
+            thread = threading.Thread(target=self._serve, args=(conn,))
+            thread.daemon = True
+            thread.start()
+
+    def _serve(self, conn):
+        with conn:
+            try:
+                conn.recv(65536)
+                conn.sendall(b"HTTP/1.1 200 OK\r\n")
+                while not self.stop.is_set():
+                    conn.sendall(b"X")
+                    self.stop.wait(self.pace)
+            except OSError:
+                pass
+
+    def close(self):
+        self.stop.set()
+        self.sock.close()
+
+
+def test_trickling_peer_cannot_stretch_the_deadline(tmp_path):
+    peer = Trickler(1.0)
+    try:
+        result, rc, elapsed = run_module(tmp_path, {
+            "services": [{"name": "hailo-face", "port": peer.port}],
+            "timeout": 3,
+        })
+    finally:
+        peer.close()
+    assert rc != 0
+    assert result["unhealthy"] == ["hailo-face"]
+    assert result["msg"].startswith(
+        "1 of 1 service unhealthy: hailo-face: no complete answer from 127.0.0.1:%d within the 3 s "
+        "deadline (" % peer.port)
+    assert elapsed < 5, "a 3 s deadline took %.1f s" % elapsed

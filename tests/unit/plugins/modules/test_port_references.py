@@ -12,6 +12,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import errno
 import hashlib
 import itertools
 import json
@@ -904,3 +905,495 @@ def test_module_refuses_a_symlinked_service_directory(tmp_path):
     assert rc != 0
     assert "hailo-piper is a symlink" in result["msg"]
     assert snapshot(real) == before
+
+
+# ---------------------------------------------------------------------------------------------
+# Safety: system roots, symlinks swapped in, unreadable entries, partial failures, names
+# ---------------------------------------------------------------------------------------------
+
+PIPER = [{"service": "hailo-piper", "from": 5002, "to": 5003}]
+
+
+def run_module_patched(tmp_path, args, hook):
+    """Run the real module in a subprocess after ``hook`` (Python source, with ``pr``, ``os``
+    and ``errno`` in scope) has patched it, for failures that cannot be set up from outside."""
+    driver = tmp_path / ("driver-%d.py" % next(_COUNTER))
+    driver.write_text(
+        "import errno, os, runpy, sys\n"
+        "from ansible_collections.hailo.services.plugins.module_utils import port_references as pr\n"
+        + hook + "\n"
+        "sys.argv = [%r, sys.argv[1]]\n"
+        "runpy.run_path(%r, run_name='__main__')\n" % (MODULE, MODULE)
+    )
+    args_file = tmp_path / ("args-%d.json" % next(_COUNTER))
+    args_file.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": args}))
+    env = dict(os.environ, PYTHONPATH=COLLECTIONS_DIR)
+    proc = subprocess.run([sys.executable, str(driver), str(args_file)], env=env, cwd=str(tmp_path),
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120, check=False)
+    try:
+        result = json.loads(proc.stdout.decode())
+    except ValueError:
+        pytest.fail("module printed no JSON: stdout=%r stderr=%r" % (proc.stdout, proc.stderr))
+    return result, proc.returncode
+
+
+def _leftover_temps(root):
+    return [os.path.join(dirpath, name) for dirpath, _dirs, names in os.walk(root)
+            for name in names if name.endswith(".tmp")]
+
+
+@pytest.mark.parametrize("path, refused", [
+    ("/", "/"), ("//", "/"), ("///", "/"), ("/.", "/"), ("/etc", "/etc"), ("/etc/", "/etc"),
+    ("//usr//", "/usr"), ("/bin", "/bin"), ("/boot", "/boot"), ("/dev", "/dev"), ("/lib", "/lib"),
+    ("/lib64", "/lib64"), ("/proc", "/proc"), ("/root", "/root"), ("/run", "/run"),
+    ("/sbin", "/sbin"), ("/sys", "/sys"), ("/usr", "/usr"), ("/var", "/var"), ("/usr/lib", "/usr/lib"),
+    ("/var/lib", "/var/lib"), ("/tmp", "/tmp"),
+])
+def test_system_root_refused(path, refused):
+    assert pr.system_root(path) == refused
+
+
+@pytest.mark.parametrize("path", [
+    "/srv/hailo/system_services", "/var/lib/hailo/system_services", "/usr/local/src/hailo",
+    "/root/system_services", "/etc/hailo", "/opt/hailo", "/home/pi/system_services",
+    "relative/path", "", None,
+])
+def test_system_root_accepts_trees_below(path):
+    assert pr.system_root(path) is None
+
+
+def test_check_root_resolves_symlinks_and_dotdot(tmp_path):
+    link = tmp_path / "looks-harmless"
+    os.symlink("/etc", str(link))
+    with pytest.raises(pr.PortReferenceError, match=r"resolves to /etc, which is the system directory /etc"):
+        pr.check_root(str(link))
+    with pytest.raises(pr.PortReferenceError, match=r"^path /srv/\.\./etc/ is the system directory /etc; refusing"):
+        pr.check_root("/srv/../etc/")
+    pr.check_root(str(tmp_path))
+
+
+def test_scan_refuses_root_before_opening_anything(monkeypatch):
+    opened = []
+    monkeypatch.setattr(os, "open", lambda *args, **kwargs: opened.append(args) or pytest.fail("opened"))
+    monkeypatch.setattr(os, "listdir", lambda *args, **kwargs: pytest.fail("listed"))
+    with pytest.raises(pr.PortReferenceError, match="^path / is the system directory /; refusing"):
+        pr.scan("/", PIPER)
+    with pytest.raises(pr.PortReferenceError, match="system directory /"):
+        pr.scan("/", [{"service": "bad\n", "from": 1, "to": 2}], max_size=0)
+    assert opened == []
+
+
+@pytest.mark.parametrize("path", ["/", "/usr/../", "/etc"])
+def test_module_refuses_system_roots(tmp_path, path):
+    result, rc = run_module(tmp_path, {"path": path, "moves": PIPER})
+    assert rc != 0
+    assert result.get("failed") is True
+    assert "is the system directory" in result["msg"] and "refusing to rewrite files there" in result["msg"]
+    assert "files" not in result and "written" not in result
+
+
+def test_module_refuses_a_symlink_to_root(tmp_path):
+    os.symlink("/", str(tmp_path / "tree"))
+    result, rc = run_module(tmp_path, {"path": str(tmp_path / "tree"), "moves": PIPER})
+    assert rc != 0
+    assert "resolves to /, which is the system directory /" in result["msg"]
+
+
+@pytest.mark.parametrize("name", ["hailo-ocr\n", "hailo-ocr\r\n", "\nhailo-ocr", "hailo-ocr\n\n", "hailo-ocr "])
+def test_newline_suffixed_service_name_refused(name):
+    assert pr.is_service_name("hailo-ocr")
+    assert not pr.is_service_name(name)
+    with pytest.raises(pr.PortReferenceError, match="is not a safe name"):
+        pr.check_service_name(name)
+    with pytest.raises(pr.PortReferenceError, match=r"moves\[0\]: service name .* is not a safe name"):
+        pr.validate_moves([{"service": name, "from": 5002, "to": 5003}])
+
+
+def test_validation_regexes_are_anchored_with_A_and_Z():
+    source = open(pr.__file__).read() + open(MODULE).read()
+    assert pr.SERVICE_NAME_RE.pattern.startswith("\\A") and pr.SERVICE_NAME_RE.pattern.endswith("\\Z")
+    # No validation regex anchored with ^ or $ (which matches before a trailing newline).
+    assert not re.findall(r"""re\.(?:compile|match|search|fullmatch)\(\s*r?["']\^""", source)
+    assert not re.findall(r"""re\.(?:compile|match|search|fullmatch)\(\s*r?["'][^"']*\$["']""", source)
+    assert pr.validate_moves([{"service": "hailo-x", "from": "5010\n", "to": " 5011 "}]) == [
+        {"service": "hailo-x", "from": 5010, "to": 5011}]
+
+
+def test_known_directory_with_a_newline_is_not_a_service_name(tmp_path):
+    root = _tree(tmp_path, {"hailo-piper/a.md": "hailo-face\n keeps 5002\n", "hailo-face\n/x.md": "x\n"})
+    plan = pr.scan(root, PIPER)
+    assert _rel_edits(plan, root) == {"hailo-piper/a.md": ("hailo-face\n keeps 5003\n", 1)}
+
+
+def test_module_refuses_newline_suffixed_service_name(tmp_path):
+    root = make_tree(tmp_path, traps=False)
+    os.mkdir(os.path.join(root, "hailo-piper\n"))
+    before = snapshot(root)
+    result, rc = run_module(tmp_path, {"path": root, "moves": [
+        {"service": "hailo-piper\n", "from": 5002, "to": 5003}]})
+    assert rc != 0
+    assert "moves[0]: service name 'hailo-piper\\n' is not a safe name" in result["msg"]
+    assert snapshot(root) == before
+
+
+# --- symlinks and changes between scan and write ---------------------------------------------
+
+def _swap_tree(tmp_path):
+    root = _tree(tmp_path, {
+        "hailo-piper/config.yaml": "port: 5002\n",
+        "hailo-piper/tests/conftest.py": 'URL = "http://localhost:5002"\n',
+        "hailo-pose/config.yaml": "port: 11436\n",
+    })
+    moves = PIPER + [{"service": "hailo-pose", "from": 11436, "to": 11440}]
+    # A directory the attacker would like root to write into, with the same files.
+    victim = tmp_path / "victim"
+    (victim / "tests").mkdir(parents=True)
+    (victim / "config.yaml").write_text("port: 5002\n")
+    (victim / "tests" / "conftest.py").write_text('URL = "http://localhost:5002"\n')
+    return root, moves, str(victim)
+
+
+def test_directory_swapped_for_symlink_between_scan_and_write_is_not_followed(tmp_path):
+    root, moves, victim = _swap_tree(tmp_path)
+    plan = pr.scan(root, moves)
+    assert sorted(_rel_edits(plan, root)) == [
+        "hailo-piper/config.yaml", "hailo-piper/tests/conftest.py", "hailo-pose/config.yaml"]
+    victim_before = snapshot(victim)
+
+    os.rename(os.path.join(root, "hailo-piper"), str(tmp_path / "piper-away"))
+    os.symlink(victim, os.path.join(root, "hailo-piper"))
+    outcome = pr.apply_edits(root, plan["edits"])
+
+    piper = os.path.join(root, "hailo-piper")
+    assert outcome["written"] == [{"file": os.path.join(root, "hailo-pose", "config.yaml"), "count": 1}]
+    assert outcome["failed"] == [
+        {"file": os.path.join(piper, "config.yaml"),
+         "reason": "changed since scan: directory %s is now a symlink (not followed)" % piper},
+        {"file": os.path.join(piper, "tests", "conftest.py"),
+         "reason": "changed since scan: directory %s is now a symlink (not followed)" % piper},
+    ]
+    assert snapshot(victim) == victim_before
+    assert _leftover_temps(str(tmp_path)) == []
+    with open(os.path.join(root, "hailo-pose", "config.yaml")) as handle:
+        assert handle.read() == "port: 11440\n"
+
+
+def test_nested_directory_swapped_for_symlink_or_file(tmp_path):
+    root, moves, victim = _swap_tree(tmp_path)
+    plan = pr.scan(root, moves)
+    tests_dir = os.path.join(root, "hailo-piper", "tests")
+    shutil.rmtree(tests_dir)
+    os.symlink(os.path.join(victim, "tests"), tests_dir)
+    outcome = pr.apply_edits(root, plan["edits"])
+    assert [item["file"] for item in outcome["written"]] == [
+        os.path.join(root, "hailo-piper", "config.yaml"), os.path.join(root, "hailo-pose", "config.yaml")]
+    assert outcome["failed"] == [{
+        "file": os.path.join(tests_dir, "conftest.py"),
+        "reason": "changed since scan: directory %s is now a symlink (not followed)" % tests_dir}]
+    with open(os.path.join(victim, "tests", "conftest.py")) as handle:
+        assert handle.read() == 'URL = "http://localhost:5002"\n'
+
+    os.unlink(tests_dir)
+    with open(tests_dir, "w") as handle:
+        handle.write("now a file\n")
+    outcome = pr.apply_edits(root, dict((k, v) for k, v in plan["edits"].items() if "tests" in k))
+    assert outcome["failed"][0]["reason"] == "changed since scan: %s is no longer a directory" % tests_dir
+
+
+def test_file_changed_since_scan_is_skipped_and_reported(tmp_path):
+    root = _tree(tmp_path, {
+        "hailo-piper/edited.md": "5002\n",
+        "hailo-piper/linked.md": "5002\n",
+        "hailo-piper/removed.md": "5002\n",
+        "hailo-piper/replaced.md": "5002\n",
+        "hailo-piper/same.md": "5002\n",
+    })
+    plan = pr.scan(root, PIPER)
+    piper = os.path.join(root, "hailo-piper")
+    with open(os.path.join(piper, "edited.md"), "a") as handle:
+        handle.write("edited by hand meanwhile\n")
+    os.unlink(os.path.join(piper, "linked.md"))
+    os.symlink(str(tmp_path / "outside.md"), os.path.join(piper, "linked.md"))
+    (tmp_path / "outside.md").write_text("5002\n")
+    os.unlink(os.path.join(piper, "removed.md"))
+    # Same bytes, but another file (for example a hard link to something else).
+    (tmp_path / "other.md").write_text("5002\n")
+    os.rename(str(tmp_path / "other.md"), os.path.join(piper, "replaced.md"))
+
+    outcome = pr.apply_edits(root, plan["edits"])
+    assert outcome["written"] == [{"file": os.path.join(piper, "same.md"), "count": 1}]
+    assert [(os.path.basename(item["file"]), item["reason"]) for item in outcome["failed"]] == [
+        ("edited.md", "changed since scan: its content is not what was scanned"),
+        ("linked.md", "changed since scan: it is now a symlink (not followed)"),
+        ("removed.md", "changed since scan: it was removed"),
+        ("replaced.md", "changed since scan: it was replaced by another file"),
+    ]
+    with open(os.path.join(piper, "edited.md")) as handle:
+        assert handle.read() == "5002\nedited by hand meanwhile\n"
+    assert (tmp_path / "outside.md").read_text() == "5002\n"
+    assert (tmp_path / "tree" / "hailo-piper" / "replaced.md").read_text() == "5002\n"
+    assert _leftover_temps(str(tmp_path)) == []
+
+
+def test_planted_temp_name_is_never_followed(tmp_path, monkeypatch):
+    root = _tree(tmp_path, {"hailo-piper/config.yaml": "port: 5002\n"})
+    plan = pr.scan(root, PIPER)
+    (tmp_path / "target").write_text("precious\n")
+    monkeypatch.setattr(os, "urandom", lambda size: b"\x00" * size)
+    planted = os.path.join(root, "hailo-piper", ".config.yaml.000000000000.tmp")
+    os.symlink(str(tmp_path / "target"), planted)
+    outcome = pr.apply_edits(root, plan["edits"])
+    assert outcome["written"] == []
+    assert outcome["failed"][0]["reason"] == "cannot create a temporary file: no free temporary file name"
+    assert (tmp_path / "target").read_text() == "precious\n"
+    assert os.readlink(planted) == str(tmp_path / "target")
+    assert (tmp_path / "tree" / "hailo-piper" / "config.yaml").read_text() == "port: 5002\n"
+
+
+def test_replace_at_keeps_mode_and_owner_and_leaves_no_temp(tmp_path):
+    path = tmp_path / "f.md"
+    path.write_bytes(b"5002\n")
+    os.chmod(str(path), 0o751)
+    if os.geteuid() == 0:
+        os.chown(str(path), 1234, 5678)
+    info = os.stat(str(path))
+    dir_fd = os.open(str(tmp_path), os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        pr.replace_at(dir_fd, "f.md", b"5002\n", b"5003\n", (info.st_dev, info.st_ino))
+        with pytest.raises(pr.WriteRefused, match="changed since scan: its content"):
+            pr.replace_at(dir_fd, "f.md", b"5002\n", b"x\n")
+    finally:
+        os.close(dir_fd)
+    after = os.stat(str(path))
+    assert path.read_bytes() == b"5003\n"
+    assert after.st_ino != info.st_ino
+    assert stat.S_IMODE(after.st_mode) == 0o751
+    assert (after.st_uid, after.st_gid) == (info.st_uid, info.st_gid)
+    assert sorted(os.listdir(str(tmp_path))) == ["f.md"]
+
+
+def test_module_directory_swapped_between_scan_and_write(tmp_path):
+    root, moves, victim = _swap_tree(tmp_path)
+    victim_before = snapshot(victim)
+    hook = (
+        "_scan = pr.scan\n"
+        "def scan(root, *args, **kwargs):\n"
+        "    plan = _scan(root, *args, **kwargs)\n"
+        "    os.rename(os.path.join(root, 'hailo-piper'), os.path.join(root, '..', 'piper-away'))\n"
+        "    os.symlink(%r, os.path.join(root, 'hailo-piper'))\n"
+        "    return plan\n"
+        "pr.scan = scan\n" % victim
+    )
+    result, rc = run_module_patched(tmp_path, {"path": root, "moves": moves}, hook)
+    assert rc != 0 and result["failed"] is True
+    piper = os.path.join(root, "hailo-piper")
+    assert result["written"] == [{"file": os.path.join(root, "hailo-pose", "config.yaml"), "count": 1}]
+    assert [item["file"] for item in result["failed_files"]] == [
+        os.path.join(piper, "config.yaml"), os.path.join(piper, "tests", "conftest.py")]
+    assert all(item["reason"].startswith("changed since scan: directory %s is now a symlink" % piper)
+               for item in result["failed_files"])
+    assert result["changed"] is True
+    assert snapshot(victim) == victim_before
+
+
+# --- unreadable entries ----------------------------------------------------------------------
+
+def _deny(monkeypatch, names, error=errno.EACCES):
+    """Make os.open fail with ``error`` for the entries called ``names`` (as root, chmod 000
+    does not stop anything)."""
+    real_open = os.open
+
+    def fake_open(path, flags, *args, **kwargs):
+        if os.path.basename(path) in names:
+            raise OSError(error, os.strerror(error), path)
+        return real_open(path, flags, *args, **kwargs)
+    monkeypatch.setattr(os, "open", fake_open)
+
+
+def test_unreadable_directory_and_file_are_skipped_not_fatal(tmp_path, monkeypatch):
+    root = _tree(tmp_path, {
+        "hailo-piper/a.md": "5002\n",
+        "hailo-piper/secret/b.md": "5002\n",
+        "hailo-piper/locked.md": "5002\n",
+        "hailo-piper/z/c.md": "5002\n",
+        "hailo-face/looped/d.md": "5002\n",
+    })
+    _deny(monkeypatch, ("secret", "locked.md"))
+    real_open = os.open
+
+    def loop_open(path, flags, *args, **kwargs):
+        if path == "looped":
+            raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), path)
+        return real_open(path, flags, *args, **kwargs)
+    monkeypatch.setattr(os, "open", loop_open)
+    plan = pr.scan(root, PIPER)
+    assert [(os.path.relpath(s["file"], root), s["reason"]) for s in plan["skipped"]] == [
+        ("hailo-face/looped", "symlink"),
+        ("hailo-piper/locked.md", "unreadable: Permission denied"),
+        ("hailo-piper/secret", "unreadable: Permission denied"),
+    ]
+    assert sorted(_rel_edits(plan, root)) == ["hailo-piper/a.md", "hailo-piper/z/c.md"]
+
+
+def test_unlistable_directory_is_skipped(tmp_path, monkeypatch):
+    root = _tree(tmp_path, {"hailo-piper/a.md": "5002\n", "hailo-piper/secret/b.md": "5002\n"})
+    real_listdir = os.listdir
+    fds = {}
+    real_open = os.open
+
+    def spy_open(path, flags, *args, **kwargs):
+        fd = real_open(path, flags, *args, **kwargs)
+        fds[fd] = path
+        return fd
+
+    def fake_listdir(path="."):
+        if fds.get(path) == "secret":
+            raise OSError(errno.EACCES, os.strerror(errno.EACCES))
+        return real_listdir(path)
+    monkeypatch.setattr(os, "open", spy_open)
+    monkeypatch.setattr(os, "listdir", fake_listdir)
+    plan = pr.scan(root, PIPER)
+    assert [(os.path.relpath(s["file"], root), s["reason"]) for s in plan["skipped"]] == [
+        ("hailo-piper/secret", "unreadable: Permission denied")]
+    assert sorted(_rel_edits(plan, root)) == ["hailo-piper/a.md"]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads a mode 000 directory anyway")
+def test_mode_000_directory_is_skipped(tmp_path):
+    root = _tree(tmp_path, {"hailo-piper/a.md": "5002\n", "hailo-piper/secret/b.md": "5002\n"})
+    os.chmod(os.path.join(root, "hailo-piper", "secret"), 0)
+    try:
+        plan = pr.scan(root, PIPER)
+    finally:
+        os.chmod(os.path.join(root, "hailo-piper", "secret"), 0o755)
+    assert [(os.path.relpath(s["file"], root), s["reason"]) for s in plan["skipped"]] == [
+        ("hailo-piper/secret", "unreadable: Permission denied")]
+
+
+def test_module_lists_unreadable_entries_in_skipped(tmp_path):
+    root = _tree(tmp_path, {"hailo-piper/a.md": "5002\n", "hailo-piper/secret/b.md": "5002\n"})
+    hook = (
+        "_open = os.open\n"
+        "def fake_open(path, flags, *args, **kwargs):\n"
+        "    if path == 'secret':\n"
+        "        raise PermissionError(errno.EACCES, 'Permission denied', path)\n"
+        "    return _open(path, flags, *args, **kwargs)\n"
+        "os.open = fake_open\n"
+    )
+    result, rc = run_module_patched(tmp_path, {"path": root, "moves": PIPER}, hook)
+    assert rc == 0, result
+    assert result["skipped"] == [
+        {"file": os.path.join(root, "hailo-piper", "secret"), "reason": "unreadable: Permission denied"}]
+    assert result["written"] == [{"file": os.path.join(root, "hailo-piper", "a.md"), "count": 1}]
+    assert result["failed_files"] == []
+
+
+def test_walk_closes_every_directory_it_opens(tmp_path):
+    root = _tree(tmp_path, dict(("hailo-piper/%s/x.md" % "/".join("d%d" % i for i in range(depth)), "5002\n")
+                                for depth in range(1, 30)))
+    before = sorted(os.listdir("/proc/self/fd"))
+    plan = pr.scan(root, PIPER)
+    assert len(plan["edits"]) == 29
+    walker = pr.walk(root)
+    next(walker)
+    walker.close()
+    pr.apply_edits(root, plan["edits"])
+    assert sorted(os.listdir("/proc/self/fd")) == before
+
+
+# --- partial failure -------------------------------------------------------------------------
+
+def test_apply_edits_reports_exactly_what_was_written(tmp_path, monkeypatch):
+    root = _tree(tmp_path, {"hailo-piper/a.md": "5002 5002\n", "hailo-piper/b.md": "5002\n",
+                            "hailo-piper/c.md": "5002\n"})
+    plan = pr.scan(root, PIPER)
+    real_rename = os.rename
+
+    def fake_rename(src, dst, *args, **kwargs):
+        if dst == "b.md":
+            raise OSError(errno.EIO, os.strerror(errno.EIO))
+        return real_rename(src, dst, *args, **kwargs)
+    monkeypatch.setattr(os, "rename", fake_rename)
+    outcome = pr.apply_edits(root, plan["edits"])
+    piper = os.path.join(root, "hailo-piper")
+    assert outcome == {
+        "written": [{"file": os.path.join(piper, "a.md"), "count": 2},
+                    {"file": os.path.join(piper, "c.md"), "count": 1}],
+        "failed": [{"file": os.path.join(piper, "b.md"), "reason": "cannot write it: Input/output error"}],
+    }
+    assert sorted(os.listdir(piper)) == ["a.md", "b.md", "c.md"]
+    assert [(tmp_path / "tree" / "hailo-piper" / name).read_text() for name in ("a.md", "b.md", "c.md")] == [
+        "5003 5003\n", "5002\n", "5003\n"]
+
+
+def test_failure_message_lists_written_and_failed():
+    assert pr.failure_message(
+        [{"file": "/t/a.md", "count": 2}, {"file": "/t/c.md", "count": 1}],
+        [{"file": "/t/b.md", "reason": "cannot write it: Input/output error"}],
+    ) == ("port_references: 1 of 3 file(s) could not be written; written (each completely, atomically): "
+          "/t/a.md (2 replacements), /t/c.md (1 replacement); failed (not written): "
+          "/t/b.md (cannot write it: Input/output error)")
+    assert pr.failure_message([], [{"file": "/t/a.md", "reason": "x"}]).endswith(
+        "atomically): none; failed (not written): /t/a.md (x)")
+
+
+def test_module_partial_failure_fails_and_names_the_files(tmp_path):
+    root = _tree(tmp_path, {"hailo-piper/a.md": "5002 5002\n", "hailo-piper/b.md": "5002\n",
+                            "hailo-piper/c.md": "5002\n", "top.md": "5002\n"})
+    hook = (
+        "_rename = os.rename\n"
+        "def fake_rename(src, dst, *args, **kwargs):\n"
+        "    if dst == 'b.md':\n"
+        "        raise OSError(errno.EROFS, os.strerror(errno.EROFS))\n"
+        "    return _rename(src, dst, *args, **kwargs)\n"
+        "os.rename = fake_rename\n"
+    )
+    result, rc = run_module_patched(tmp_path, {"path": root, "moves": PIPER}, hook)
+    piper = os.path.join(root, "hailo-piper")
+    assert rc != 0 and result["failed"] is True
+    assert result["changed"] is True
+    assert result["written"] == [{"file": os.path.join(piper, "a.md"), "count": 2},
+                                 {"file": os.path.join(piper, "c.md"), "count": 1}]
+    assert result["failed_files"] == [{"file": os.path.join(piper, "b.md"),
+                                       "reason": "cannot write it: Read-only file system"}]
+    assert result["msg"] == (
+        "port_references: 1 of 3 file(s) could not be written; written (each completely, atomically): "
+        "%s/a.md (2 replacements), %s/c.md (1 replacement); failed (not written): "
+        "%s/b.md (cannot write it: Read-only file system)" % (piper, piper, piper))
+    assert rel_files(result, root) == {"hailo-piper/a.md": 2, "hailo-piper/b.md": 1, "hailo-piper/c.md": 1}
+    assert [os.path.relpath(item["file"], root) for item in result["review"]] == ["top.md"]
+    assert [(tmp_path / "tree" / "hailo-piper" / name).read_text() for name in ("a.md", "b.md", "c.md")] == [
+        "5003 5003\n", "5002\n", "5003\n"]
+    assert _leftover_temps(root) == []
+
+
+def test_module_success_reports_written_and_empty_failed(tmp_path):
+    root = _tree(tmp_path, {"hailo-piper/a.md": "5002\n"})
+    checked, rc = run_module(tmp_path, {"path": root, "moves": PIPER}, check=True)
+    assert rc == 0 and (checked["written"], checked["failed_files"]) == ([], [])
+    assert "failed" not in checked
+    result, rc = run_module(tmp_path, {"path": root, "moves": PIPER})
+    assert rc == 0
+    assert result["written"] == [{"file": os.path.join(root, "hailo-piper", "a.md"), "count": 1}]
+    assert result["failed_files"] == []
+
+
+def test_root_swapped_to_a_system_directory_after_the_check_is_refused(tmp_path, monkeypatch):
+    root = _tree(tmp_path, {"hailo-piper/a.md": "5002\n"})
+    plan = pr.scan(root, PIPER)
+    moved = str(tmp_path / "tree-away")
+    os.rename(root, moved)
+    os.symlink("/", root)
+    # The realpath check would now refuse it; skip it to model the swap right after it.
+    monkeypatch.setattr(pr, "check_root", lambda path: None)
+    with pytest.raises(pr.PortReferenceError, match="path %s is now the system directory /;" % re.escape(root)):
+        pr.scan(root, PIPER)
+    outcome = pr.apply_edits(root, plan["edits"])
+    assert outcome["written"] == []
+    assert outcome["failed"] == [{"file": os.path.join(root, "hailo-piper", "a.md"), "reason": (
+        "path %s is now the system directory /; refusing to rewrite files there" % root)}]
+    fd = os.open(moved, os.O_RDONLY)
+    try:
+        assert pr.opened_system_root(fd) is None
+    finally:
+        os.close(fd)

@@ -178,7 +178,7 @@ def test_parsed_data_and_checksums_of_configs(tmp_path):
     """The controller compares parsed data and sends only files whose SHA-1 differs."""
     tree = make_tree(tmp_path)
     env, _log = fake_systemctl(tmp_path, SHOW)
-    rc, result = run(tmp_path, tree, env=env)
+    rc, result = run(tmp_path, dict(tree, return_data=True), env=env)
     assert rc == 0, result
     services = result["services"]
     pose = services["hailo-pose"]
@@ -210,10 +210,60 @@ def test_owned_configs_are_recognised_by_their_leading_comments(tmp_path):
 
 def test_requested_service_without_config_has_no_data(tmp_path):
     env, _log = fake_systemctl(tmp_path, "")
-    rc, result = run(tmp_path, {"config_dir": str(tmp_path), "services": ["hailo-gone"]}, env=env)
+    rc, result = run(tmp_path, {"config_dir": str(tmp_path), "services": ["hailo-gone"], "return_data": True},
+                     env=env)
     assert rc == 0, result
     gone = result["services"]["hailo-gone"]
     assert (gone["data"], gone["checksum"], gone["json_checksum"]) == (None, None, None)
+
+
+def test_config_contents_stay_out_of_results_by_default(tmp_path):
+    secret = "s3cr3t-token-value"
+    (tmp_path / "hailo-vision.yaml").write_text("server: {host: 0.0.0.0, port: 11438}\napi_key: %s\n" % secret)
+    env, _log = fake_systemctl(tmp_path, "")
+    rc, result = run(tmp_path, {"config_dir": str(tmp_path)}, env=env)
+    assert rc == 0, result
+    vision = result["services"]["hailo-vision"]
+    assert "data" not in vision
+    assert (vision["port"], vision["host"], vision["error"]) == (11438, "0.0.0.0", None)
+    assert secret not in json.dumps(result)
+    rc, result = run(tmp_path, {"config_dir": str(tmp_path), "return_data": False}, env=env)
+    assert "data" not in result["services"]["hailo-vision"]
+    rc, result = run(tmp_path, {"config_dir": str(tmp_path), "return_data": True}, env=env)
+    assert result["services"]["hailo-vision"]["data"]["api_key"] == secret
+
+
+def billion_laughs():
+    lines = ['a: &a ["x","x","x","x","x","x","x","x","x"]']
+    for level in range(1, 9):
+        name, prev = "abcdefghi"[level], "abcdefghi"[level - 1]
+        lines.append("%s: &%s [%s]" % (name, name, ",".join(["*" + prev] * 9)))
+    return "\n".join(lines) + "\n"
+
+
+def test_alias_bomb_and_oversized_config_are_refused_quickly(tmp_path):
+    bomb = tmp_path / "hailo-bomb.yaml"
+    bomb.write_text(billion_laughs())
+    big = tmp_path / "hailo-big.yaml"
+    big.write_text("server: {port: 5002}\n" + "# padding\n" * 146800)  # about 1.4 MB
+    fine = tmp_path / "hailo-fine.yaml"
+    fine.write_text("server: {port: 5003}\n")
+    env, _log = fake_systemctl(tmp_path, "")
+    start = time.monotonic()
+    rc, result = run(tmp_path, {"config_dir": str(tmp_path), "return_data": True}, env=env)
+    elapsed = time.monotonic() - start
+    assert rc == 0, result
+    assert elapsed < 10
+    services = result["services"]
+    assert services["hailo-bomb"]["error"] == (
+        "%s: refused: YAML aliases expand too far (28 aliases stand for more than 10000 nodes)" % bomb)
+    assert services["hailo-big"]["error"] == (
+        "%s: refused: the file is %d bytes, more than the 262144-byte limit" % (big, big.stat().st_size))
+    for name in ("hailo-bomb", "hailo-big"):
+        assert (services[name]["data"], services[name]["port"], services[name]["json_in_step"]) == (None, None, None)
+        assert services[name]["checksum"] is not None
+        assert services[name]["owned"] is False
+    assert (services["hailo-fine"]["port"], services["hailo-fine"]["error"]) == (5003, None)
 
 
 CLIP_UNIT = """\

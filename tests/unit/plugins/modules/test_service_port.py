@@ -11,6 +11,7 @@ import os
 import stat
 import subprocess
 import sys
+import time
 
 import pytest
 import yaml
@@ -288,6 +289,12 @@ BROKEN = [
     (b"server:\n  port: fast\n", "server.port is not an integer"),
     (b"server:\n  port: &p 5002\nother: *p\n", "anchor or alias"),
     (b"server: {port: 5002}\n\xff\n", "not UTF-8"),
+    (b"server: {port: 5002}\n" + b"# padding\n" * 146800,
+     "refused: the file is 1468021 bytes, more than the 262144-byte limit"),
+    (('a: &a ["x","x","x","x","x","x","x","x","x"]\n'
+      + "".join("%s: &%s [%s]\n" % (n, n, ",".join(["*" + p] * 9)) for p, n in zip("abcdefgh", "bcdefghi"))
+      + "server: {port: 5002}\n").encode("ascii"),
+     "refused: YAML aliases expand too far (28 aliases stand for more than 10000 nodes)"),
 ]
 
 
@@ -305,6 +312,21 @@ def test_errors_leave_files_untouched_and_name_the_file(host, content, problem):
     assert read(host["json"]) == b'{"keep": 1}'
     assert listing(host["etc"]) == ["hailo-piper.yaml"]
     assert listing(host["xdg"]) == ["hailo-piper.json"]
+
+
+def test_config_just_under_the_size_limit_is_edited_quickly(host):
+    head = b"# hailo-piper\nserver:\n  host: 0.0.0.0\n  port: 5002  # piper\nvoices:\n"
+    item = b'  - {name: "en_US-%06d", path: /opt/voices/v.onnx, rate: 22050}  # voice\n'
+    content = head + b"".join(item % i for i in range((256 * 1024 - 200 - len(head)) // len(item % 0)))
+    assert 256 * 1024 - 300 < len(content) <= 256 * 1024
+    write(host["yaml"], content)
+    start = time.monotonic()
+    rc, result = run({"path": str(host["yaml"]), "port": 5003, "json_path": str(host["json"])})
+    elapsed = time.monotonic() - start
+    assert rc == 0, result
+    assert read(host["yaml"]) == content.replace(b"port: 5002", b"port: 5003", 1)
+    assert read(host["json"]) == expected_json(read(host["yaml"]))
+    assert elapsed < 10, "%.1f s for a %d-byte config" % (elapsed, len(content))
 
 
 @pytest.mark.parametrize("port", [0, 65536, -5])

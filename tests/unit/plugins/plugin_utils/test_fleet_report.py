@@ -30,7 +30,8 @@ RESULTS = {
             "ports": [{"service": "hailo-depth", "old": 11436, "new": 11438}],
             "restarted": ["hailo-depth"],
             "health": {"hailo-depth": {"ok": False, "latency_ms": 1.5, "port": 11438}},
-            "rollback": {"configs": 1, "units": 0, "health": "every service answers again"}},
+            "rollback": {"restored": ["/etc/hailo/hailo-depth.yaml"], "restarted": ["hailo-ocr"],
+                         "stopped": [], "errors": []}},
     "pi2": {"outcome": "ok", "ports": [{"service": "hailo-ocr", "old": 11436, "new": 11436}],
             "restarted": [], "health": {"hailo-ocr": {"ok": True, "latency_ms": 2.25}}},
 }
@@ -59,7 +60,7 @@ def test_markdown_has_summary_first_then_clients_and_per_device_sections():
     assert "| hailo-depth | `http://<device>:11436` | `http://<device>:11438` | pi1 |" in text
     assert "### pi1: failed, rolled back" in text
     assert "| hailo-depth | 11436 | **11438** | yes | FAILED (1.5 ms) |" in text
-    assert "Rolled back: restored 1 config(s)" in text
+    assert "Rolled back: restored /etc/hailo/hailo-depth.yaml; restarted hailo-ocr." in text
     assert "### pi3: unreachable" in text
     assert "Rollout stopped before the next batch: 1 device failed." in text
     assert "the rollout did NOT complete" in text

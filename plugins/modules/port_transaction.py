@@ -1,0 +1,616 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: contributors to hailo.services
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: port_transaction
+short_description: Apply a port change to a device's Hailo services as one transaction
+version_added: 0.2.0
+description:
+  - Applies every file change of a port rollout on the device, restarts the services, checks
+    their health, and rolls the whole device back on any failure, in one module execution.
+  - "O(state=applied): 1. journals the original bytes, mode and owner of every file it will
+    write (by real path: a symlinked config is written and restored behind its link), whatever
+    O(backup) says; 2. arms a transient systemd timer that restores the journal unless the
+    change is confirmed (O(confirm_timeout)); 3. writes the configs (edited in place or
+    rendered), their JSON copies and the units, each atomically; 4. reloads systemd when a unit
+    changed; 5. stops the crash-looping services, then restarts the others in the given order;
+    6. health-checks the services under one absolute deadline (O(health_timeout))."
+  - On any failure it restores the journal, restarts what ran before, stops what did not, and
+    fails saying what runs where (RV(after)).
+  - O(state=confirmed) disarms the timer and removes the journal of change O(id).
+  - O(state=reverted) restores the journal now, if there is one (a change left by a run that
+    died).
+  - A file that is not as discovered (O(files[].expect)) is refused before anything is written.
+  - With nothing to write and nothing to restart it only checks health; no journal is made.
+author:
+  - hailo.services maintainers (@hailo)
+options:
+  state:
+    description: What to do.
+    type: str
+    choices: [applied, confirmed, reverted]
+    default: applied
+  journal_dir:
+    description: Where the journal, the saved originals and the revert script are kept.
+    type: path
+    default: /var/lib/hailo-services/transaction
+  id:
+    description: The change to confirm (RV(id) of the O(state=applied) run).
+    type: str
+  files:
+    description:
+      - The files to write. Each is either an edit of the YAML's C(server.port) (O(files[].port),
+        with its JSON copy O(files[].json_path) rendered from the edited YAML) or a whole new
+        content (O(files[].content)).
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      path:
+        description: The file (a symlink is followed; its target is written).
+        type: path
+        required: true
+      kind:
+        description: What the file is, for its validation (a unit is checked with C(systemd-analyze verify)).
+        type: str
+        choices: [config, json, unit]
+        default: config
+      port:
+        description: Set C(server.port) of the YAML to this, changing no other byte.
+        type: int
+      json_path:
+        description: With O(files[].port), the JSON copy to render from the edited YAML.
+        type: path
+      content:
+        description: The whole new content.
+        type: str
+      expect:
+        description:
+          - SHA-1 of the file as discovered, or C(absent). The change is refused when the file
+            differs now.
+        type: str
+      json_expect:
+        description: Like O(files[].expect), for O(files[].json_path).
+        type: str
+  stop_first:
+    description: Services stopped before any file is written (they crash-loop on the old files).
+    type: list
+    elements: str
+    default: []
+  restart:
+    description: Services restarted after the files are written, in this order.
+    type: list
+    elements: str
+    default: []
+  rollback_restart:
+    description: On a rollback, the services restarted on their restored files, in this order.
+    type: list
+    elements: str
+    default: []
+  rollback_stop:
+    description: On a rollback, the services left stopped.
+    type: list
+    elements: str
+    default: []
+  health:
+    description: The services to health-check after the restarts (as M(hailo.services.health_check) takes them).
+    type: list
+    elements: dict
+    default: []
+  rollback_health:
+    description: After a rollback, the services expected to answer again on their old ports.
+    type: list
+    elements: dict
+    default: []
+  previous_ports:
+    description: Each service's port before the change, to say what runs where after a rollback.
+    type: dict
+    default: {}
+  health_host:
+    description: The address the health checks connect to.
+    type: str
+    default: 127.0.0.1
+  health_timeout:
+    description: One deadline, in seconds, for every health check of the change.
+    type: float
+    default: 90
+  confirm_timeout:
+    description:
+      - Seconds the device waits for O(state=confirmed) after the change is applied before it
+        restores the journal by itself. C(0) arms no timer and confirms at once.
+    type: int
+    default: 120
+  transaction_timeout:
+    description:
+      - The longest the change itself may take (restarts and health checks). The revert
+        timer does not fire before it has passed, plus O(confirm_timeout).
+    type: int
+    default: 300
+  backup:
+    description: Also keep a timestamped copy of each changed file next to it.
+    type: bool
+    default: false
+  backup_keep:
+    description: The copies kept per file with O(backup); older ones are removed.
+    type: int
+    default: 3
+notes:
+  - Config contents are not returned, except as a diff in diff mode, and are not logged on the device.
+  - Supports check mode and diff mode; check mode writes nothing and arms nothing.
+"""
+
+EXAMPLES = r"""
+- name: Move hailo-depth to 11439 and check every service
+  hailo.services.port_transaction:
+    files:
+      - path: /etc/hailo/hailo-depth.yaml
+        port: 11439
+        json_path: /etc/xdg/hailo-depth/hailo-depth.json
+    restart: [hailo-depth]
+    rollback_restart: [hailo-depth]
+    health:
+      - {name: hailo-depth, port: 11439}
+    previous_ports: {hailo-depth: 11436}
+  register: change
+
+- name: Confirm it, so the device keeps it
+  hailo.services.port_transaction:
+    state: confirmed
+    id: "{{ change.id }}"
+  when: change.id is defined
+"""
+
+RETURN = r"""
+id:
+  description: The change's id, to confirm it. Absent when nothing was written or restarted.
+  returned: when a change was applied
+  type: str
+  sample: 1764511200-a1b2c3
+written:
+  description: The files written (real paths).
+  returned: always
+  type: list
+  elements: str
+restarted:
+  description: The services restarted, in order.
+  returned: always
+  type: list
+  elements: str
+health:
+  description: The health report (C(services), C(healthy), C(unhealthy)), as M(hailo.services.health_check) returns it.
+  returned: when health was checked
+  type: dict
+confirm_by:
+  description: Epoch seconds after which the device restores the change unless confirmed.
+  returned: when a change was applied and awaits confirmation
+  type: float
+found:
+  description: A revert the device made by itself since the last change (its timer fired), with its reason.
+  returned: when there was one
+  type: dict
+rolled_back:
+  description: Whether the change failed and was rolled back.
+  returned: on failure
+  type: bool
+rollback:
+  description: What the rollback restored, restarted and stopped, and any file it could not restore.
+  returned: when rolled back or O(state=reverted)
+  type: dict
+after:
+  description:
+    - What runs where after a rollback, in M(hailo.services.service_info)'s shape
+      (C(services.<name>.port), C(serving), C(unit.active); C(listeners)).
+  returned: when rolled back
+  type: dict
+"""
+
+import hashlib
+import inspect
+import json
+import os
+import tempfile
+import time
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.hailo.services.plugins.module_utils import transaction
+from ansible_collections.hailo.services.plugins.module_utils.health import check_services, failure_message
+from ansible_collections.hailo.services.plugins.module_utils.listeners import (
+    read_listeners,
+    systemctl_show_args,
+    unit_states,
+)
+from ansible_collections.hailo.services.plugins.module_utils.yaml_port import (
+    HAS_YAML,
+    YAML_IMPORT_ERROR,
+    PortFileError,
+    json_in_step,
+    load_yaml,
+    render_json,
+    replace_server_port,
+)
+
+MAX_FILE_BYTES = 256 * 1024
+FAULT_FILE = ".fault-injection"
+
+
+class ChangeFailed(Exception):
+    """A step of the change failed; the device is rolled back."""
+
+
+def _sha1(data):
+    return "absent" if data is None else hashlib.sha1(data).hexdigest()
+
+
+def _read(path):
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)
+    except (IOError, OSError) as err:
+        if not os.path.lexists(path):
+            return None
+        raise ChangeFailed("%s: cannot read: %s" % (path, err.strerror or err))
+    if len(data) > MAX_FILE_BYTES:
+        raise ChangeFailed("%s: refused: larger than %d bytes" % (path, MAX_FILE_BYTES))
+    return data
+
+
+def _check_expected(path, data, expect):
+    if expect is not None and _sha1(data) != expect:
+        raise ChangeFailed("%s changed since it was discovered (expected %s, found %s); nothing was written. "
+                           "Run again to plan from the device as it is now." % (path, expect, _sha1(data)))
+
+
+def _validate(module, kind, path, data):
+    """Raise ChangeFailed when ``data`` is not a valid file of ``kind``."""
+    text = data.decode("utf-8")
+    if kind == "json":
+        try:
+            json.loads(text)
+        except ValueError as err:
+            raise ChangeFailed("%s: the new JSON copy does not parse: %s" % (path, err))
+    elif kind == "config":
+        try:
+            loaded = load_yaml(text)
+        except PortFileError as err:
+            raise ChangeFailed("%s: the new config is not valid: %s" % (path, err))
+        server = loaded.get("server") if isinstance(loaded, dict) else None
+        if not isinstance(server, dict) or isinstance(server.get("port"), bool) or not isinstance(server.get("port"), int):
+            raise ChangeFailed("%s: the new config has no integer server.port" % path)
+    elif kind == "unit":
+        analyze = module.get_bin_path("systemd-analyze")
+        if analyze is None:
+            return
+        workdir = tempfile.mkdtemp(prefix="hailo-unit-")
+        try:
+            copy = os.path.join(workdir, os.path.basename(path))
+            with open(copy, "wb") as handle:
+                handle.write(data)
+            rc, out, err = module.run_command([analyze, "verify", copy])
+            if rc != 0:
+                raise ChangeFailed("%s: systemd-analyze verify refused the new unit: %s"
+                                   % (path, (err or out).strip()))
+        finally:
+            for name in os.listdir(workdir):
+                os.unlink(os.path.join(workdir, name))
+            os.rmdir(workdir)
+
+
+def plan_files(module, files):
+    """Every write of the change, worked out before the first one: a list of dicts."""
+    writes = []
+    for item in files:
+        path = os.path.realpath(item["path"])
+        old = _read(path)
+        _check_expected(item["path"], old, item.get("expect"))
+        if item.get("port") is not None:
+            if old is None:
+                raise ChangeFailed("%s: no such file" % item["path"])
+            try:
+                new_text, previous = replace_server_port(old.decode("utf-8"), item["port"])
+                data = load_yaml(new_text)
+                json_text = render_json(data) if item.get("json_path") else None
+            except (PortFileError, UnicodeDecodeError) as err:
+                raise ChangeFailed("%s: %s" % (item["path"], err))
+            writes.append(dict(path=path, old=old, new=new_text.encode("utf-8"), kind="config"))
+            if json_text is not None:
+                json_path = os.path.realpath(item["json_path"])
+                json_old = _read(json_path)
+                _check_expected(item["json_path"], json_old, item.get("json_expect"))
+                in_step = False
+                if json_old is not None:
+                    try:
+                        in_step = json_in_step(json_old.decode("utf-8"), data)
+                    except (PortFileError, UnicodeDecodeError):
+                        in_step = False
+                if not in_step:
+                    # A new copy gets the YAML's mode and owner, as the installers' copies have.
+                    st = os.stat(path)
+                    writes.append(dict(path=json_path, old=json_old, new=json_text.encode("utf-8"), kind="json",
+                                       mode=None if json_old is not None else st.st_mode & 0o7777,
+                                       uid=None if json_old is not None else st.st_uid,
+                                       gid=None if json_old is not None else st.st_gid))
+        elif item.get("content") is not None:
+            new = item["content"].encode("utf-8")
+            if new != old:
+                _validate(module, item["kind"], path, new)
+                writes.append(dict(path=path, old=old, new=new, kind=item["kind"], mode=None if old else 0o644,
+                                   uid=None if old else 0, gid=None if old else 0))
+        else:
+            raise ChangeFailed("files: %s has neither port nor content" % item["path"])
+    return [write for write in writes if write["new"] != write["old"]]
+
+
+class Change(object):
+    """One applied change: its journal, its stages and, on failure, its rollback."""
+
+    def __init__(self, module, journal_dir):
+        self.module = module
+        self.journal_dir = journal_dir
+        self.journal = None
+
+    def stage(self, name, **extra):
+        self.journal.update(extra, stage=name)
+        transaction.save(self.journal_dir, self.journal)
+        self._fault(name)
+
+    def _fault(self, stage):
+        """Fault injection for the test suite: a file naming this stage makes the change halt here."""
+        path = os.path.join(self.journal_dir, FAULT_FILE)
+        try:
+            with open(path) as handle:
+                words = handle.read().split()
+        except (IOError, OSError):
+            return
+        if not words or words[0] != stage:
+            return
+        os.unlink(path)
+        with open(os.path.join(self.journal_dir, "fault-reached"), "w") as handle:
+            handle.write(stage)
+        if len(words) > 1 and words[1] == "kill":
+            os.kill(os.getpid(), 9)
+        time.sleep(float(words[1]) if len(words) > 1 else 10)
+
+    def systemctl(self, *args):
+        rc, out, err = self.module.run_command(["systemctl"] + list(args))
+        return rc, (err or out).strip()
+
+
+def _units(names):
+    return [name + ".service" for name in names]
+
+
+def what_runs_where(module, previous_ports):
+    """``service_info``-shaped facts of the services in ``previous_ports``, after a rollback."""
+    names = sorted(previous_ports)
+    states = {}
+    if names:
+        rc, out, err = module.run_command(["systemctl"] + systemctl_show_args(_units(names)))
+        if rc == 0:
+            states = unit_states(out, _units(names))
+    listeners = read_listeners()
+    held = set((item["port"], item.get("unit")) for item in listeners)
+    services = {}
+    for name in names:
+        unit = dict(states.get(name + ".service") or {"active": "unknown"})
+        services[name] = {"port": previous_ports[name], "unit": unit,
+                          "serving": (previous_ports[name], name + ".service") in held}
+    return {"services": services, "listeners": listeners}
+
+
+def apply_change(module, params, writes, invocation):
+    journal_dir = params["journal_dir"]
+    change = Change(module, journal_dir)
+    units_changed = any(write["kind"] == "unit" for write in writes)
+    change_id = "%d-%s" % (int(time.time()), hashlib.sha1(os.urandom(16)).hexdigest()[:6])
+    now = time.time()
+    meta = dict(restart=params["restart"], stop_first=params["stop_first"],
+                rollback_restart=params["rollback_restart"], rollback_stop=params["rollback_stop"],
+                units_changed=units_changed, confirm_timeout=params["confirm_timeout"],
+                confirm_by=now + params["transaction_timeout"] + params["confirm_timeout"])
+    change.journal = transaction.begin(journal_dir, change_id, [write["path"] for write in writes], meta)
+    result = dict(changed=True, id=change_id, written=[], restarted=[])
+    try:
+        if params["confirm_timeout"] > 0:
+            transaction.arm(journal_dir, change.journal, params["transaction_timeout"] + params["confirm_timeout"])
+        change.stage("armed")
+        if params["stop_first"]:
+            rc, out = change.systemctl("stop", "--", *_units(params["stop_first"]))
+            if rc != 0:
+                raise ChangeFailed("stopping %s failed: %s" % (", ".join(params["stop_first"]), out))
+        for kinds, stage in ((("config", "json"), "configs_written"), (("unit",), "units_written")):
+            for write in writes:
+                if write["kind"] not in kinds:
+                    continue
+                if params["backup"] and write["old"] is not None:
+                    _backup(write["path"], write["old"], params["backup_keep"])
+                try:
+                    transaction.write_atomic(write["path"], write["new"], mode=write.get("mode"),
+                                             uid=write.get("uid"), gid=write.get("gid"))
+                except (IOError, OSError) as err:
+                    raise ChangeFailed("writing %s failed: %s" % (write["path"], err.strerror or err))
+                result["written"].append(write["path"])
+            change.stage(stage, written=result["written"])
+        if units_changed:
+            rc, out = change.systemctl("daemon-reload")
+            if rc != 0:
+                raise ChangeFailed("systemctl daemon-reload failed: %s" % out)
+        change.stage("restarting")
+        if params["restart"]:
+            change.systemctl("reset-failed", "--", *_units(params["restart"]))
+        for name in params["restart"]:
+            rc, out = change.systemctl("restart", name + ".service")
+            if rc != 0:
+                raise ChangeFailed("restarting %s failed: %s" % (name, out))
+            result["restarted"].append(name)
+        change.stage("checking")
+        report = check_services(params["health"], host=params["health_host"], timeout=params["health_timeout"])
+        result["health"] = report
+        message = failure_message(report)
+        if message:
+            raise ChangeFailed(message)
+        change.stage("applied", confirm_by=time.time() + params["confirm_timeout"])
+    except Exception as err:  # any failure, expected or not, must leave the device as it was
+        rollback = transaction.revert(journal_dir, change.journal, str(err))
+        transaction.disarm(change.journal)
+        transaction.forget_last_revert(journal_dir)  # the controller hears it now
+        rollback_health = check_services(params["rollback_health"], host=params["health_host"],
+                                         timeout=params["health_timeout"])
+        module.fail_json(msg=str(err), rolled_back=True, rollback=rollback, rollback_health=rollback_health,
+                         after=what_runs_where(module, params["previous_ports"]), invocation=invocation, **result)
+    if params["confirm_timeout"] > 0:
+        result["confirm_by"] = change.journal["confirm_by"]
+    else:
+        transaction.finish(journal_dir)
+    return result
+
+
+def _backup(path, data, keep):
+    """A timestamped copy next to ``path``; only the newest ``keep`` copies stay."""
+    stamp = time.strftime("%Y-%m-%d@%H:%M:%S", time.localtime())
+    directory, base = os.path.split(path)
+    transaction.write_atomic(os.path.join(directory, "%s.%d.%s~" % (base, os.getpid(), stamp)), data)
+    prefix = base + "."
+    copies = []
+    for entry in os.listdir(directory):
+        if entry.startswith(prefix) and entry.endswith("~") and "@" in entry:
+            full = os.path.join(directory, entry)
+            copies.append((os.lstat(full).st_mtime, entry, full))
+    for dummy, dummy2, full in sorted(copies)[:max(0, len(copies) - keep)]:
+        os.unlink(full)
+
+
+def main():
+    service_list = dict(type="list", elements="str", default=[])
+    module = AnsibleModule(
+        argument_spec=dict(
+            state=dict(type="str", choices=["applied", "confirmed", "reverted"], default="applied"),
+            journal_dir=dict(type="path", default="/var/lib/hailo-services/transaction"),
+            id=dict(type="str"),
+            files=dict(type="list", elements="dict", default=[], options=dict(
+                path=dict(type="path", required=True),
+                kind=dict(type="str", choices=["config", "json", "unit"], default="config"),
+                port=dict(type="int"),
+                json_path=dict(type="path"),
+                content=dict(type="str"),
+                expect=dict(type="str"),
+                json_expect=dict(type="str"),
+            )),
+            stop_first=service_list, restart=dict(service_list), rollback_restart=dict(service_list),
+            rollback_stop=dict(service_list),
+            health=dict(type="list", elements="dict", default=[]),
+            rollback_health=dict(type="list", elements="dict", default=[]),
+            previous_ports=dict(type="dict", default={}),
+            health_host=dict(type="str", default="127.0.0.1"),
+            health_timeout=dict(type="float", default=90),
+            confirm_timeout=dict(type="int", default=120),
+            transaction_timeout=dict(type="int", default=300),
+            backup=dict(type="bool", default=False),
+            backup_keep=dict(type="int", default=3),
+        ),
+        required_if=[("state", "confirmed", ["id"])],
+        supports_check_mode=True,
+        no_log=True,  # the device's journal must not log rendered configs (the result says what was done)
+    )
+    params = module.params
+    journal_dir = params["journal_dir"]
+    # Rendered contents stay out of the result (and so out of AWX's job events).
+    invocation = {"module_args": dict(params, files=[dict(item, content=None if item.get("content") is None else
+                                                          "(%d characters)" % len(item["content"]))
+                                                     for item in params["files"]])}
+    if not HAS_YAML:
+        module.fail_json(msg=missing_required_lib("PyYAML (python3-yaml)"), exception=YAML_IMPORT_ERROR,
+                         invocation=invocation)
+    if params["backup_keep"] < 1:
+        module.fail_json(msg="backup_keep must be at least 1, got %d" % params["backup_keep"], invocation=invocation)
+
+    if params["state"] != "applied":
+        if not os.path.isdir(journal_dir):
+            module.exit_json(changed=False, msg="no change on the device", invocation=invocation)
+        fd = transaction.lock(journal_dir)
+        try:
+            journal = transaction.load(journal_dir)
+            if params["state"] == "confirmed":
+                if journal is None or journal.get("id") != params["id"]:
+                    gone = transaction.last_revert(journal_dir) or {}
+                    if gone.get("id") == params["id"]:
+                        module.fail_json(msg="change %s was reverted by the device before it was confirmed (%s)"
+                                         % (params["id"], gone.get("reason")), rollback=gone, invocation=invocation)
+                    module.exit_json(changed=False, msg="change %s is not pending" % params["id"],
+                                     invocation=invocation)
+                if module.check_mode:
+                    module.exit_json(changed=True, invocation=invocation)
+                transaction.disarm(journal)
+                transaction.finish(journal_dir)
+                module.exit_json(changed=True, msg="change %s confirmed" % params["id"], invocation=invocation)
+            if journal is None:
+                module.exit_json(changed=False, msg="no unfinished change on the device", invocation=invocation)
+            if module.check_mode:
+                module.exit_json(changed=True, msg="would revert change %s" % journal.get("id"), invocation=invocation)
+            transaction.disarm(journal)
+            rollback = transaction.revert(journal_dir, journal, "reverted by the controller")
+            transaction.forget_last_revert(journal_dir)
+            module.exit_json(changed=True, rollback=rollback, msg="reverted change %s (%s)" % (
+                journal.get("id"), journal.get("stage")), invocation=invocation)
+        finally:
+            os.close(fd)
+
+    try:
+        writes = plan_files(module, params["files"])
+    except ChangeFailed as err:
+        module.fail_json(msg=str(err), written=[], restarted=[], invocation=invocation)
+
+    result = dict(changed=bool(writes or params["restart"] or params["stop_first"]), written=[], restarted=[])
+    if module._diff:
+        result["diff"] = [dict(before_header=write["path"], after_header=write["path"],
+                               before=(write["old"] or b"").decode("utf-8", "replace"),
+                               after=write["new"].decode("utf-8", "replace")) for write in writes]
+    if module.check_mode:
+        result.update(written=[write["path"] for write in writes], restarted=list(params["restart"]))
+        module.exit_json(invocation=invocation, **result)
+
+    # A no-op touches nothing on the device: the journal directory is made by the first change.
+    if result["changed"] and not os.path.isdir(journal_dir):
+        os.makedirs(journal_dir, 0o700)
+    fd = transaction.lock(journal_dir) if os.path.isdir(journal_dir) else None
+    try:
+        if fd is not None:
+            leftover = transaction.load(journal_dir)
+            if leftover is not None:
+                module.fail_json(msg="an unfinished change (%s, stage %s) is on the device; revert it first "
+                                 "(state=reverted)" % (leftover.get("id"), leftover.get("stage")),
+                                 invocation=invocation)
+            found = transaction.last_revert(journal_dir)
+            if found is not None:
+                result["found"] = found
+                transaction.forget_last_revert(journal_dir)
+        if result["changed"]:
+            _install_script(journal_dir)
+            result.update(apply_change(module, params, writes, invocation))
+        else:
+            report = check_services(params["health"], host=params["health_host"], timeout=params["health_timeout"])
+            result["health"] = report
+            message = failure_message(report)
+            if message:
+                module.fail_json(msg=message, invocation=invocation, **result)
+    finally:
+        if fd is not None:
+            os.close(fd)
+    module.exit_json(invocation=invocation, **result)
+
+
+def _install_script(journal_dir):
+    """The revert timer runs module_utils/transaction.py as a script: put its source on the device."""
+    source = inspect.getsource(transaction).encode("utf-8")
+    transaction.write_atomic(os.path.join(journal_dir, transaction.SCRIPT), source, mode=0o700, uid=0, gid=0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,262 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Run plugins/modules/port_transaction.py as a subprocess on real files.
+
+``systemctl`` and ``systemd-run`` are stand-ins on PATH that log their arguments (the host has
+no systemd; the molecule scenario ``faults`` runs the module against real systemd). Health
+checks go to real HTTP servers on loopback.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import hashlib
+import http.server
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))))
+COLLECTIONS_DIR = os.path.join(REPO_ROOT, ".collections")
+MODULE = os.path.join(REPO_ROOT, "plugins", "modules", "port_transaction.py")
+
+DEPTH = b"# hailo-depth\nserver:\n  host: 0.0.0.0\n  port: 11436  # shared with ocr\nmodel: {name: scdepth}\n"
+DEPTH_JSON = b'{\n  "server": {\n    "host": "0.0.0.0",\n    "port": 11436\n  },\n  "model": {\n    "name": "scdepth"\n  }\n}'
+
+FAKE_SYSTEMCTL = """#!/bin/sh
+echo "systemctl $*" >> "$FAKE_LOG"
+case " $* " in *" restart $FAKE_FAIL_RESTART "*) echo "Job failed" >&2; exit 1;; esac
+exit 0
+"""
+FAKE_SYSTEMD_RUN = """#!/bin/sh
+echo "systemd-run $*" >> "$FAKE_LOG"
+exit 0
+"""
+
+
+def sha1(data):
+    return hashlib.sha1(data).hexdigest()
+
+
+class Health(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):  # noqa: N802 - the stdlib's name
+        body = b'{"status": "ok"}'
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def server():
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Health)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield httpd.server_address[1]
+    httpd.shutdown()
+
+
+def free_port():
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    return port
+
+
+@pytest.fixture
+def device(tmp_path):
+    """A device's files in tmp_path, and stand-ins for systemctl and systemd-run."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    for name, text in (("systemctl", FAKE_SYSTEMCTL), ("systemd-run", FAKE_SYSTEMD_RUN)):
+        (bindir / name).write_text(text)
+        (bindir / name).chmod(0o755)
+    (tmp_path / "etc-hailo").mkdir()
+    (tmp_path / "xdg" / "hailo-depth").mkdir(parents=True)
+    (tmp_path / "etc-hailo" / "hailo-depth.yaml").write_bytes(DEPTH)
+    (tmp_path / "xdg" / "hailo-depth" / "hailo-depth.json").write_bytes(DEPTH_JSON)
+    return tmp_path
+
+
+def run(device, args, check_mode=False, diff=False, fail_restart=""):
+    payload = dict(args)
+    payload.setdefault("journal_dir", str(device / "journal"))
+    payload["_ansible_check_mode"] = check_mode
+    payload["_ansible_diff"] = diff
+    args_file = device / "args.json"
+    args_file.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": payload}))
+    env = dict(os.environ, PYTHONPATH=COLLECTIONS_DIR, PATH="%s:%s" % (device / "bin", os.environ["PATH"]),
+               FAKE_LOG=str(device / "calls.log"), FAKE_FAIL_RESTART=fail_restart)
+    proc = subprocess.run([sys.executable, MODULE, str(args_file)], capture_output=True, env=env, timeout=120,
+                          check=False)
+    return json.loads(proc.stdout.decode())
+
+
+def calls(device):
+    path = device / "calls.log"
+    return path.read_text().splitlines() if path.exists() else []
+
+
+def move_depth(device, port, health_port, **extra):
+    yaml_path = device / "etc-hailo" / "hailo-depth.yaml"
+    json_path = device / "xdg" / "hailo-depth" / "hailo-depth.json"
+    args = {
+        "files": [{"path": str(yaml_path), "port": port, "json_path": str(json_path),
+                   "expect": sha1(yaml_path.read_bytes()), "json_expect": sha1(json_path.read_bytes())}],
+        "restart": ["hailo-depth"], "rollback_restart": ["hailo-depth"],
+        "health": [{"name": "hailo-depth", "port": health_port}],
+        "previous_ports": {"hailo-depth": 11436}, "health_timeout": 3, "confirm_timeout": 0,
+    }
+    args.update(extra)
+    return args
+
+
+def test_applies_edits_restarts_and_checks_in_one_call(device, server):
+    result = run(device, move_depth(device, 11439, server))
+    assert result["changed"] and not result.get("failed"), result
+    yaml_text = (device / "etc-hailo" / "hailo-depth.yaml").read_bytes()
+    assert yaml_text == DEPTH.replace(b"port: 11436", b"port: 11439")
+    assert json.loads((device / "xdg" / "hailo-depth" / "hailo-depth.json").read_text())["server"]["port"] == 11439
+    assert result["restarted"] == ["hailo-depth"]
+    assert result["health"]["healthy"] == ["hailo-depth"]
+    assert "systemctl restart hailo-depth.service" in calls(device)
+    assert not (device / "journal" / "journal.json").exists()  # confirm_timeout 0: confirmed at once
+    assert "(%d characters)" not in json.dumps(result["invocation"])
+
+
+def test_a_failed_health_check_restores_every_byte(device):
+    before = {p: p.read_bytes() for p in (device / "etc-hailo" / "hailo-depth.yaml",
+                                           device / "xdg" / "hailo-depth" / "hailo-depth.json")}
+    result = run(device, move_depth(device, 11439, free_port(), backup=False))
+    assert result["failed"] and result["rolled_back"], result
+    assert "hailo-depth" in result["msg"]
+    for path, data in before.items():
+        assert path.read_bytes() == data
+    log = calls(device)
+    assert log.index("systemctl stop -- hailo-depth.service") > log.index("systemctl restart hailo-depth.service")
+    assert log[-1].startswith("systemctl show") or "systemctl restart hailo-depth.service" in log[-3:]
+    assert sorted(result["rollback"]["restored"]) == sorted(str(p) for p in before)
+    assert not (device / "journal" / "journal.json").exists()
+    assert not list((device / "etc-hailo").glob("*~"))  # backup false: no copies, still restored
+
+
+def test_a_failed_restart_rolls_back(device, server):
+    result = run(device, move_depth(device, 11439, server), fail_restart="hailo-depth.service")
+    assert result["rolled_back"] and "restarting hailo-depth failed" in result["msg"]
+    assert (device / "etc-hailo" / "hailo-depth.yaml").read_bytes() == DEPTH
+
+
+def test_a_symlinked_config_keeps_its_link(device, server):
+    real = device / "real-depth.yaml"
+    real.write_bytes(DEPTH)
+    link = device / "etc-hailo" / "hailo-depth.yaml"
+    link.unlink()
+    link.symlink_to(real)
+    result = run(device, move_depth(device, 11439, free_port()))
+    assert result.get("rolled_back"), result["msg"]
+    assert link.is_symlink() and real.read_bytes() == DEPTH
+    result = run(device, move_depth(device, 11439, server))
+    assert not result.get("failed"), result["msg"]
+    assert link.is_symlink() and b"port: 11439" in real.read_bytes()
+
+
+def test_a_file_changed_since_discovery_is_refused_before_any_write(device, server):
+    args = move_depth(device, 11439, server)
+    (device / "xdg" / "hailo-depth" / "hailo-depth.json").write_bytes(DEPTH_JSON + b"\n")
+    result = run(device, args)
+    assert result["failed"] and "changed since it was discovered" in result["msg"]
+    assert (device / "etc-hailo" / "hailo-depth.yaml").read_bytes() == DEPTH
+    assert calls(device) == []
+
+
+def test_check_mode_shows_the_diff_and_writes_nothing(device, server):
+    result = run(device, move_depth(device, 11439, server), check_mode=True, diff=True)
+    assert result["changed"]
+    assert "port: 11439" in result["diff"][0]["after"]
+    assert (device / "etc-hailo" / "hailo-depth.yaml").read_bytes() == DEPTH
+    assert calls(device) == []
+
+
+def test_backups_are_pruned_to_backup_keep(device, server):
+    for index in range(5):
+        port = 11439 + index
+        result = run(device, move_depth(device, port, server, backup=True, backup_keep=3))
+        assert not result.get("failed"), result
+        time.sleep(1.05)  # the copies are named by the second
+    assert len(list((device / "etc-hailo").glob("hailo-depth.yaml.*~"))) == 3
+    assert len(list((device / "xdg" / "hailo-depth").glob("hailo-depth.json.*~"))) == 3
+
+
+def test_an_unconfirmed_change_is_reverted_by_the_timer_script(device, server):
+    result = run(device, move_depth(device, 11439, server, confirm_timeout=30))
+    assert not result.get("failed"), result
+    journal_dir = device / "journal"
+    assert any(line.startswith("systemd-run --unit=hailo-services-revert-%s " % result["id"])
+               for line in calls(device)), calls(device)
+    journal = json.loads((journal_dir / "journal.json").read_text())
+    assert journal["stage"] == "applied"
+    # The timer fires once confirm_by has passed.
+    journal["confirm_by"] = time.time() - 1
+    (journal_dir / "journal.json").write_text(json.dumps(journal))
+    env = dict(os.environ, PATH="%s:%s" % (device / "bin", os.environ["PATH"]), FAKE_LOG=str(device / "calls.log"))
+    subprocess.run([sys.executable, str(journal_dir / "revert.py"), str(journal_dir), "--timer"], env=env,
+                   check=True, timeout=30)
+    assert (device / "etc-hailo" / "hailo-depth.yaml").read_bytes() == DEPTH
+    assert (device / "xdg" / "hailo-depth" / "hailo-depth.json").read_bytes() == DEPTH_JSON
+    assert not (journal_dir / "journal.json").exists()
+    # A late confirmation is refused, naming the revert; the next change reports it once.
+    late = run(device, {"state": "confirmed", "id": result["id"]})
+    assert late["failed"] and "reverted by the device" in late["msg"]
+    again = run(device, move_depth(device, 11439, server))
+    assert again["found"]["reason"] == "not confirmed within 30 s"
+    assert "found" not in run(device, move_depth(device, 11439, server))
+
+
+def test_a_timer_that_fires_early_rearms(device, server):
+    result = run(device, move_depth(device, 11439, server, confirm_timeout=30))
+    journal_dir = device / "journal"
+    env = dict(os.environ, PATH="%s:%s" % (device / "bin", os.environ["PATH"]), FAKE_LOG=str(device / "calls.log"))
+    subprocess.run([sys.executable, str(journal_dir / "revert.py"), str(journal_dir), "--timer"], env=env,
+                   check=True, timeout=30)
+    assert b"port: 11439" in (device / "etc-hailo" / "hailo-depth.yaml").read_bytes()
+    assert calls(device)[-1].startswith("systemd-run --unit=hailo-services-revert-%s-1 " % result["id"])
+    confirmed = run(device, {"state": "confirmed", "id": result["id"]})
+    assert confirmed["changed"]
+    assert "systemctl stop -- hailo-services-revert-%s.timer hailo-services-revert-%s-1.timer" % (
+        result["id"], result["id"]) in calls(device)
+    assert not (journal_dir / "journal.json").exists()
+
+
+def test_a_leftover_change_is_refused_then_reverted(device, server):
+    result = run(device, move_depth(device, 11439, server, confirm_timeout=30))
+    refused = run(device, move_depth(device, 11440, server))
+    assert refused["failed"] and "unfinished change (%s" % result["id"] in refused["msg"]
+    reverted = run(device, {"state": "reverted"})
+    assert reverted["changed"] and reverted["rollback"]["restored"]
+    assert (device / "etc-hailo" / "hailo-depth.yaml").read_bytes() == DEPTH
+    assert not run(device, {"state": "reverted"})["changed"]
+
+
+def test_a_rendered_unit_is_written_and_restored(device):
+    unit = device / "hailo-depth.service"
+    unit.write_bytes(b"[Service]\nExecStart=/bin/true\n")
+    args = move_depth(device, 11439, free_port())
+    args["files"].append({"path": str(unit), "kind": "unit", "content": "[Service]\nExecStart=/bin/false\n",
+                          "expect": sha1(unit.read_bytes())})
+    result = run(device, args)
+    assert result["rolled_back"]
+    assert "systemctl daemon-reload" in calls(device)
+    assert unit.read_bytes() == b"[Service]\nExecStart=/bin/true\n"
+    assert "ExecStart=/bin/false" not in json.dumps(result["invocation"])
