@@ -18,7 +18,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.collections
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-SCENARIOS ?= default rollback template template-rollback seed-check fleet
+SCENARIOS ?= default rollback template template-rollback seed-check fleet faults
 IMAGE := localhost/hailo-pi:bookworm
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 SYSTEM_TOOLS := podman runc debootstrap shellcheck git

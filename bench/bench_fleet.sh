@@ -16,6 +16,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 N="${N:-${1:-10}}"
 BIN="${BIN:-.venv/bin}"
+# One batch by default, like the floor (all devices at once); SERIAL='[1, "25%", "100%"]'
+# measures the canary batches (any JSON value reconcile_serial takes).
+SERIAL="${SERIAL:-\"100%\"}"
 work="$(mktemp -d /tmp/hailo-fleet-bench.XXXXXX)"
 names=()
 for i in $(seq 1 "$N"); do names+=("hailo-fleet-bench-pi$i"); done
@@ -60,7 +63,7 @@ timed() {  # timed LABEL PLAYBOOK ARGS...: run it, keep its wall time in ms[LABE
     ms[$label]=$(( (end - start) / 1000000 ))
 }
 rollout() {  # rollout LABEL
-    timed "$1" playbooks/reconcile.yml -e "{\"reconcile_report_dir\": \"$work/reports-$1\"}"
+    timed "$1" playbooks/reconcile.yml -e "{\"reconcile_report_dir\": \"$work/reports-$1\", \"reconcile_serial\": $SERIAL}"
 }
 floor() {  # floor LABEL [--noop]
     "$BIN/python" bench/floor_rollout.py args "$work/plan.json" roles/reconcile/defaults/main.yml \

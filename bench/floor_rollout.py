@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """The floor of a device rollout: only the work the rollout cannot avoid, in one process.
 
 On a device (bench/floor.yml runs it there with ansible.builtin.script):

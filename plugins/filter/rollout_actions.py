@@ -21,9 +21,9 @@ description:
   - For a rollback, the services that ran before (serving or crash-looping) are restarted on
     their restored files, those that served first so that they take their ports back; the
     ones that were stopped or failed are left stopped.
-  - With O(discovered), the result is the whole argument set of M(hailo.services.port_transaction):
-    also the files to write (each with the checksum discovery reported), the health checks
-    after the change and after a rollback, and each service's port before the change.
+  - With O(discovered), the result is the whole argument set of M(hailo.services.port_transaction),
+    so it also holds the files to write (each with the checksum discovery reported), the health
+    checks after the change and after a rollback, and each service's port before the change.
 positional: _input, plan
 options:
   _input:

@@ -184,7 +184,6 @@ def _systemd_run(unit, seconds, argv):
     return proc.returncode, proc.stdout.decode("utf-8", "replace").strip()
 
 
-
 def disarm(journal):
     """Stop the change's revert timers (gone already is fine)."""
     units = [timer_unit(journal)] + ["%s-%d" % (timer_unit(journal), n) for n in range(1, journal.get("rearmed", 0) + 1)]
@@ -287,4 +286,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

@@ -33,8 +33,8 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
-import re
 import os
+import re
 import traceback
 
 try:
@@ -58,6 +58,7 @@ MAX_ALIASES = 100
 MAX_ALIAS_NODES = 10000
 
 _DIGITS = re.compile(r"\A[0-9]+\Z")
+_TOO_DEEP = "refused: YAML nests too deeply"
 _INT_TAG = "tag:yaml.org,2002:int"
 _STR_TAG = "tag:yaml.org,2002:str"
 
@@ -127,7 +128,7 @@ if HAS_YAML:
             self._init_bounds()
 
     try:
-        from yaml._yaml import CParser as _CParser
+        from yaml.cyaml import CParser as _CParser
     except ImportError:  # pragma: no cover - PyYAML built without libyaml
         _CParser = None
 
@@ -171,14 +172,21 @@ def _compose(text):
     if not HAS_YAML:
         raise PortFileError("PyYAML is not installed")
     if _FastLoader is not None and not text.startswith("\ufeff"):
-        loader = _FastLoader(text)
+        loader = None
         try:
+            loader = _FastLoader(text)
             return loader, loader.get_single_node()
         except (yaml.YAMLError, ValueError):
-            loader.dispose()  # the pure-Python loader decides, and words the error
-        except BaseException:
+            pass  # the pure-Python loader decides, and words the error
+        except RecursionError:
             loader.dispose()
+            raise PortFileError(_TOO_DEEP)
+        except BaseException:
+            if loader is not None:
+                loader.dispose()
             raise
+        if loader is not None:
+            loader.dispose()
     try:
         loader = _PureLoader(text)  # the reader already rejects unprintable characters
     except yaml.YAMLError as err:
@@ -188,6 +196,9 @@ def _compose(text):
     except yaml.YAMLError as err:
         loader.dispose()
         raise PortFileError(_yaml_error_text(err))
+    except RecursionError:
+        loader.dispose()
+        raise PortFileError(_TOO_DEEP)
     except BaseException:
         loader.dispose()
         raise
@@ -200,6 +211,8 @@ def _construct(loader, root):
         return loader.construct_document(root)
     except yaml.YAMLError as err:
         raise PortFileError(_yaml_error_text(err))
+    except RecursionError:
+        raise PortFileError(_TOO_DEEP)
 
 
 def load_yaml(text):

@@ -141,7 +141,15 @@ options:
     description: The copies kept per file with O(backup); older ones are removed.
     type: int
     default: 3
+  reason:
+    description: With O(state=reverted), why (the C(reason) of RV(rollback)).
+    type: str
+    default: reverted by the controller
 notes:
+  - "Fault injection, for tests: a file C(.fault-injection) in O(journal_dir) holding a stage name
+    (C(armed), C(configs_written), C(units_written), C(restarting), C(restarted-N), C(checking),
+    C(applied)) and a number of seconds, or C(kill), makes the next change pause there, or kill
+    itself there; the file is removed when it fires."
   - Config contents are not returned, except as a diff in diff mode, and are not logged on the device.
   - Supports check mode and diff mode; check mode writes nothing and arms nothing.
 """
@@ -229,6 +237,7 @@ from ansible_collections.hailo.services.plugins.module_utils.listeners import (
 )
 from ansible_collections.hailo.services.plugins.module_utils.yaml_port import (
     HAS_YAML,
+    MAX_CONFIG_BYTES,
     YAML_IMPORT_ERROR,
     PortFileError,
     json_in_step,
@@ -237,7 +246,7 @@ from ansible_collections.hailo.services.plugins.module_utils.yaml_port import (
     replace_server_port,
 )
 
-MAX_FILE_BYTES = 256 * 1024
+MAX_FILE_BYTES = MAX_CONFIG_BYTES  # configs, copies and units alike
 FAULT_FILE = ".fault-injection"
 
 
@@ -359,9 +368,9 @@ class Change(object):
     def stage(self, name, **extra):
         self.journal.update(extra, stage=name)
         transaction.save(self.journal_dir, self.journal)
-        self._fault(name)
+        self.fault(name)
 
-    def _fault(self, stage):
+    def fault(self, stage):
         """Fault injection for the test suite: a file naming this stage makes the change halt here."""
         path = os.path.join(self.journal_dir, FAULT_FILE)
         try:
@@ -450,6 +459,7 @@ def apply_change(module, params, writes, invocation):
             if rc != 0:
                 raise ChangeFailed("restarting %s failed: %s" % (name, out))
             result["restarted"].append(name)
+            change.fault("restarted-%d" % len(result["restarted"]))
         change.stage("checking")
         report = check_services(params["health"], host=params["health_host"], timeout=params["health_timeout"])
         result["health"] = report
@@ -514,6 +524,7 @@ def main():
             transaction_timeout=dict(type="int", default=300),
             backup=dict(type="bool", default=False),
             backup_keep=dict(type="int", default=3),
+            reason=dict(type="str", default="reverted by the controller"),
         ),
         required_if=[("state", "confirmed", ["id"])],
         supports_check_mode=True,
@@ -555,7 +566,7 @@ def main():
             if module.check_mode:
                 module.exit_json(changed=True, msg="would revert change %s" % journal.get("id"), invocation=invocation)
             transaction.disarm(journal)
-            rollback = transaction.revert(journal_dir, journal, "reverted by the controller")
+            rollback = transaction.revert(journal_dir, journal, params["reason"])
             transaction.forget_last_revert(journal_dir)
             module.exit_json(changed=True, rollback=rollback, msg="reverted change %s (%s)" % (
                 journal.get("id"), journal.get("stage")), invocation=invocation)

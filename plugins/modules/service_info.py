@@ -21,12 +21,13 @@ description:
     C(^[a-z0-9][a-z0-9._-]*$) are skipped.
   - A configuration that cannot be read, does not parse, or has no integer C(server.port)
     gives an entry with RV(services.error) set; it does not fail the module.
-  - Reading is bounded. A configuration larger than 256 KiB is not parsed (at most one byte
+  - >-
+    Reading is bounded. A configuration larger than 256 KiB is not parsed (at most one byte
     more than that is read), and YAML whose aliases expand too far (more than 100 aliases,
     more than 10000 nodes behind them together, or a recursive alias; an alias bomb such as
-    "billion laughs") is refused before it is built. Both give RV(services.error), naming
-    the file, for example C(/etc/hailo/x.yaml: refused: the file is 1468006 bytes, more than
-    the 262144-byte limit).
+    "billion laughs") or that nests too deeply is refused before it is built. Each gives
+    RV(services.error), naming the file, for example C(/etc/hailo/x.yaml: refused: the file
+    is 1468006 bytes, more than the 262144-byte limit).
   - The parsed contents of the configurations are only returned with O(return_data).
   - Unit states come from a single C(systemctl show) call for all units. When C(systemctl)
     is missing or cannot talk to systemd, the states are reported as unknown and

@@ -154,6 +154,10 @@ def device_config_changes(discovered, configs):
     messages = []
     for name in sorted(configs or {}):
         found = (discovered or {}).get(name) or {}
+        if found and not found.get("owned") and not found.get("error") and "data" not in found:
+            # Without the contents no hand-tuned value could be seen: never render blind.
+            raise ConfigTemplateError("service %s: discovery did not return its config's contents "
+                                      "(service_info return_data must be true in template mode)" % name)
         current = found.get("data")
         if found.get("owned") or not isinstance(current, dict):
             continue

@@ -123,6 +123,6 @@ def test_ansible_runner_kept_what_an_awx_job_shows():
                                 "hailo-fleet-pi3": "not_reached"}
     assert fleet["summary"]["failed_devices"] == ["hailo-fleet-pi2"]
     assert sorted(c["service"] for c in fleet["client_changes"]) == ["hailo-depth", "hailo-piper", "hailo-pose"]
-    # pi2's health check failed (then it was rolled back); pi3 was never reached
-    assert any((task or "").startswith("Check every service") for task in run["failed_tasks"]["hailo-fleet-pi2"])
+    # pi2's change failed its health check on the device (and was rolled back there); pi3 was never reached
+    assert any((task or "").startswith("Apply the change on the device") for task in run["failed_tasks"]["hailo-fleet-pi2"])
     assert "hailo-fleet-pi3" not in run["failed_tasks"]

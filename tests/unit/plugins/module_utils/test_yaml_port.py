@@ -41,6 +41,7 @@ def parser(request):
     yield request.param
     yaml_port._FastLoader = saved
 
+
 # (name, before, port, after): every "after" is written out in full, byte for byte.
 CASES = [
     (
@@ -440,3 +441,29 @@ def test_fast_and_pure_parsers_agree_on_offsets():
     finally:
         yaml_port._FastLoader = saved
     assert fast == pure
+
+
+@pytest.mark.parametrize("text", [
+    "[" * 5000 + "]" * 5000 + "\n",
+    "server: {port: 5002}\ndeep:\n" + "".join("  " * i + "k:\n" for i in range(1, 3000)),
+], ids=["flow", "block"])
+def test_deep_nesting_is_refused(text):
+    for call in (load_yaml, lambda t: replace_server_port(t, 5003)):
+        with pytest.raises(PortFileError, match=r"\Arefused: YAML nests too deeply\Z"):
+            call(text)
+    assert load_yaml("[" * 100 + "]" * 100) is not None
+
+
+def test_errors_read_the_same_with_both_parsers():
+    # Errors always come from the pure-Python loader, the one the services use.
+    for text in ("server: [unclosed\n", "server: {port: 1}\x00\n", "a: 1\n  b: 2\n", "\ufeffserver: [\n"):
+        with pytest.raises(PortFileError) as err:
+            load_yaml(text)
+        saved = yaml_port._FastLoader
+        yaml_port._FastLoader = None
+        try:
+            with pytest.raises(PortFileError) as pure:
+                load_yaml(text)
+        finally:
+            yaml_port._FastLoader = saved
+        assert str(err.value) == str(pure.value)

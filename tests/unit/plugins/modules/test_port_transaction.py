@@ -137,8 +137,8 @@ def test_applies_edits_restarts_and_checks_in_one_call(device, server):
 
 
 def test_a_failed_health_check_restores_every_byte(device):
-    before = {p: p.read_bytes() for p in (device / "etc-hailo" / "hailo-depth.yaml",
-                                           device / "xdg" / "hailo-depth" / "hailo-depth.json")}
+    paths = (device / "etc-hailo" / "hailo-depth.yaml", device / "xdg" / "hailo-depth" / "hailo-depth.json")
+    before = {p: p.read_bytes() for p in paths}
     result = run(device, move_depth(device, 11439, free_port(), backup=False))
     assert result["failed"] and result["rolled_back"], result
     assert "hailo-depth" in result["msg"]
