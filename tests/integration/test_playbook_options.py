@@ -214,7 +214,7 @@ def test_applying_a_saved_plan_applies_exactly_its_map(fleet):
     assert result.returncode == 0, result.stdout[-3000:]
     # the plan's port, which dev-b's radar (outside the limit) decided
     assert "port: 11438" in (fleet / "dev-a" / "hailo-depth.yaml").read_text()
-    assert report["devices"]["dev-a"]["outcome"] == "changed"
+    assert report["devices"]["dev-a"]["outcome"] == "changed", result.stdout[-6000:]
 
 
 def test_a_device_that_drifted_since_the_plan_is_refused_naming_the_drift(fleet):
