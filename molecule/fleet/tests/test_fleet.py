@@ -74,7 +74,9 @@ def test_report_says_what_happened(report):
     devices = report["devices"]
     assert devices["hailo-fleet-pi1"]["outcome"] == "changed"
     assert devices["hailo-fleet-pi2"]["outcome"] == "rolled_back"
-    assert devices["hailo-fleet-pi2"]["rollback"]["configs"] >= 1
+    restored = devices["hailo-fleet-pi2"]["rollback"]["restored"]
+    assert any(path.startswith("/etc/hailo/") for path in restored), restored
+    assert "/etc/systemd/system/hailo-ollama.service" in restored, restored
     assert devices["hailo-fleet-pi3"]["outcome"] == "not_reached"
     assert report["stopped"] and "hailo-fleet-pi2" in report["stopped"]
     assert {c["service"]: c["new_url"] for c in report["client_changes"]} == {
