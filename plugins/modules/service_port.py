@@ -151,7 +151,7 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.hailo.services.plugins.module_utils.files import write_atomic
+from ansible_collections.hailo.services.plugins.module_utils.transaction import write_atomic
 from ansible_collections.hailo.services.plugins.module_utils.yaml_port import (
     HAS_YAML,
     PORT_MAX,
@@ -265,9 +265,9 @@ def main():
             if json_changed and json_old is not None:
                 result["json_backup_file"] = module.backup_local(json_path)
         if yaml_changed:
-            write_atomic(module, path, new_bytes)
+            write_atomic(path, new_bytes)
         if json_changed:
-            write_atomic(module, json_path, json_text.encode("utf-8"))
+            write_atomic(json_path, json_text.encode("utf-8"))
             if json_old is None:
                 # A new copy: same owner, group and mode as the YAML it renders.
                 st = os.stat(path)
