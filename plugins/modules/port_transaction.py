@@ -11,7 +11,7 @@ DOCUMENTATION = r"""
 ---
 module: port_transaction
 short_description: Apply a port change to a device's Hailo services as one transaction
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Applies every file change of a port rollout on the device, restarts the services, checks
     their health, and rolls the whole device back on any failure, in one module execution.
