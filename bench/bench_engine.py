@@ -14,8 +14,9 @@ import random
 import sys
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "plugins", "plugin_utils"))
-from port_map import reconcile  # noqa: E402  (pure module, loaded without Ansible)
+# The collection as `make setup` links it (.collections/ansible_collections/hailo/services).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".collections"))
+from ansible_collections.hailo.services.plugins.plugin_utils.port_map import reconcile  # noqa: E402  (pure, no Ansible)
 
 
 def make_catalog(services, ranges, seed=7):

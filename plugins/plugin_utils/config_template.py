@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import json
 
-MODES = ("edit", "template")
+from ansible_collections.hailo.services.plugins.plugin_utils.catalog import config_errors, show, value_problem
+
 PORT_PATH = ("server", "port")
 
 
@@ -37,8 +38,9 @@ def merge(base, override):
 def service_mode(spec, default_mode="edit"):
     """The config mode of one catalog entry, ``edit`` or ``template``."""
     mode = (spec or {}).get("config_mode", default_mode)
-    if mode not in MODES:
-        raise ConfigTemplateError("config_mode must be one of %s, got %r" % (", ".join(MODES), mode))
+    problem = value_problem("config_mode", mode)
+    if problem:
+        raise ConfigTemplateError(problem)
     return mode
 
 
@@ -92,21 +94,6 @@ def device_config_data(discovered, catalog, plan, defaults=None, settings=None, 
 def _same(left, right):
     """Equal data, types included (``1``, ``1.0`` and ``true`` all differ)."""
     return json.dumps(left, sort_keys=True) == json.dumps(right, sort_keys=True)
-
-
-def show(value):
-    """A value the way an operator writes it in YAML flow style: ``[en, de]``, ``{a: 1}``."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (list, tuple)):
-        return "[%s]" % ", ".join(show(item) for item in value)
-    if isinstance(value, dict):
-        return "{%s}" % ", ".join("%s: %s" % (key, show(item)) for key, item in value.items())
-    if isinstance(value, str) and (value == "" or value.strip() != value or ", " in value):
-        return json.dumps(value)
-    return str(value)
 
 
 def data_changes(current, rendered, ignore=(PORT_PATH,), path=()):
@@ -166,56 +153,13 @@ def device_config_changes(discovered, configs):
     return messages
 
 
-def _unknown_paths(known, given, path=()):
-    """Key paths of ``given`` that ``known`` (a kind's defaults) does not have."""
-    problems = []
-    for key, value in given.items():
-        where = path + (str(key),)
-        if key not in known:
-            problems.append("unknown setting %s" % ".".join(where))
-        elif isinstance(known[key], dict):
-            if not isinstance(value, dict):
-                problems.append("setting %s must be a mapping, got %s" % (".".join(where), show(value)))
-            else:
-                problems.extend(_unknown_paths(known[key], value, where))
-    return problems
-
-
 def settings_errors(catalog, defaults=None, settings=None, mode="edit"):
-    """Problems with the config settings, before any device is touched.
+    """Problems with the config settings, before any device is touched: ``catalog.config_errors``
+    (which ``catalog.catalog_errors`` runs with the checks of the other keys).
 
     Checks the default mode and each service's ``config_mode``; that ``settings`` are
     mappings without ``server.port`` (the port map owns it); and, for a service of a known
     kind (one with built-in defaults), that every key path exists in its defaults, so a typo
     is named instead of silently rendered. Settings of services of unknown kinds are free.
     """
-    catalog = catalog or {}
-    defaults = defaults or {}
-    settings = settings or {}
-    errors = []
-    if mode not in MODES:
-        errors.append("reconcile_config_mode must be one of %s, got %r" % (", ".join(MODES), mode))
-    if not isinstance(settings, dict):
-        return errors + ["reconcile_config_settings must be a mapping of service name to settings"]
-    for name in sorted(set(catalog) | set(settings)):
-        spec = catalog.get(name) or {}
-        if "config_mode" in spec and spec["config_mode"] not in MODES:
-            errors.append("%s: config_mode must be one of %s, got %r"
-                          % (name, ", ".join(MODES), spec["config_mode"]))
-        for source, given in (("settings", spec.get("settings")),
-                              ("reconcile_config_settings", settings.get(name))):
-            if given is None:
-                continue
-            if not isinstance(given, dict):
-                errors.append("%s: %s must be a mapping, got %s" % (name, source, show(given)))
-                continue
-            server = given.get("server")
-            if isinstance(server, dict) and "port" in server:
-                errors.append("%s: %s sets server.port; the port map owns it (use port in "
-                              "reconcile_services)" % (name, source))
-                given = dict(given, server=dict((k, v) for k, v in server.items() if k != "port"))
-            if name in defaults:
-                known = merge({"server": {"host": None}}, defaults[name])
-                errors.extend("%s: %s (%s)" % (name, problem, source)
-                              for problem in _unknown_paths(known, given))
-    return errors
+    return config_errors(catalog, defaults, settings, mode)

@@ -8,7 +8,7 @@ the services found on any device, each at the port most devices use, and the uni
 ports other programs hold on any device. The engine's map is then the same for every device.
 :func:`host_plan` cuts that map down to one device (only the services it runs, moves counted
 from its own ports, its own restart order). :func:`fleet_budget` says whether a canary rollout
-may go on to its next batch.
+may go on to its next batch, and :func:`budget_progress` what it has done so far.
 """
 
 from __future__ import annotations
@@ -193,6 +193,14 @@ def fleet_budget(outcomes, max_failed_hosts=0, max_fail_percentage=100):
         reason = "%d of %d devices failed (%s), more than %s%%" % (
             len(failed), len(handled), ", ".join(failed), max_fail_percentage)
     return {"spent": spent, "failed": failed, "handled": len(handled), "reason": reason}
+
+
+def budget_progress(budget):
+    """What the rollout has done so far, from :func:`fleet_budget`'s result, for the batch's
+    announcement: ``Done so far: 3 device(s), 1 failed (pi2).``"""
+    failed = budget["failed"]
+    return "Done so far: %d device(s), %d failed%s." % (
+        budget["handled"], len(failed), " (%s)" % ", ".join(failed) if failed else "")
 
 
 _PERCENT = re.compile(r"\A([0-9]+(?:\.[0-9]+)?)%\Z")

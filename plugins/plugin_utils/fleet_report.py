@@ -5,7 +5,8 @@
 
 :func:`fleet_report` gathers the fleet map and every device's result into one document;
 :func:`fleet_report_markdown` renders it for a terminal and a git forge alike (pipe tables,
-no HTML, summary first).
+no HTML, summary first); :func:`report_outputs` derives what the run writes, shows, publishes
+and fails with.
 """
 
 from __future__ import annotations
@@ -105,10 +106,20 @@ def fleet_report(fleet, results, hosts, meta=None):
     }
 
 
+def plural(count, word):
+    """``count word``, with an ``s`` unless the count is exactly one."""
+    return "%s %s%s" % (count, word, "" if count == 1 else "s")
+
+
+def cell(value):
+    """A value as Markdown table cell text: a bare pipe would end the cell."""
+    return str(value).replace("|", "\\|")
+
+
 def _table(header, rows):
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for column in header) + "|"]
     for row in rows:
-        lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in row) + " |")
+        lines.append("| " + " | ".join(cell(c) for c in row) + " |")
     return lines
 
 
@@ -126,23 +137,22 @@ def next_step(doc):
     failed = summary["failed_devices"]
     not_reached = summary["outcomes"].get("not_reached", 0)
     if failed:
-        return ("**Action needed:** %d device%s failed (%s): read %s section below, fix the cause "
+        return ("**Action needed:** %s failed (%s): read %s section below, fix the cause "
                 "and run the rollout again%s." % (
-                    len(failed), "" if len(failed) == 1 else "s", ", ".join(failed),
+                    plural(len(failed), "device"), ", ".join(failed),
                     "its" if len(failed) == 1 else "their",
-                    "; %d device%s not reached yet" % (not_reached, "" if not_reached == 1 else "s")
-                    if not_reached else ""))
+                    "; %s not reached yet" % plural(not_reached, "device") if not_reached else ""))
     if not_reached:
-        return "**Action needed:** the rollout stopped; %d device%s not reached. Run it again." % (
-            not_reached, "" if not_reached == 1 else "s")
+        return "**Action needed:** the rollout stopped; %s not reached. Run it again." % plural(
+            not_reached, "device")
     moved = summary["moved"]
     if doc.get("check_mode"):
-        return ("**Nothing was changed.** %d service%s would move: review the map below, then run "
-                "without --check / --tags plan to apply." % (moved, "" if moved == 1 else "s")
+        return ("**Nothing was changed.** %s would move: review the map below, then run "
+                "without --check / --tags plan to apply." % plural(moved, "service")
                 if moved else "**Nothing was changed, and nothing would change.**")
     if moved:
-        return ("**Done:** every device is on the fleet map. Point the clients of the %d moved "
-                "service%s at their new ports (below)." % (moved, "" if moved == 1 else "s"))
+        return ("**Done:** every device is on the fleet map. Point the clients of the %s at "
+                "their new ports (below)." % plural(moved, "moved service"))
     return "**Nothing to do:** every device was already on the fleet map."
 
 
@@ -167,9 +177,8 @@ def fleet_report_markdown(doc):
     out += ["## Fleet summary", ""]
     verdict = "every device reached the fleet map" if not summary["failed_devices"] and \
         not counts["not_reached"] else "the rollout did NOT complete"
-    out += ["**%d device%s, %d services, %d moved: %s.**" % (
-        summary["devices"], "" if summary["devices"] == 1 else "s", summary["services"],
-        summary["moved"], verdict), ""]
+    out += ["**%s, %d services, %d moved: %s.**" % (
+        plural(summary["devices"], "device"), summary["services"], summary["moved"], verdict), ""]
     out += _table(["Outcome", "Devices"],
                   [(_LABEL[o], counts[o]) for o in OUTCOMES if counts[o]])
     out.append("")
@@ -238,3 +247,39 @@ def fleet_report_markdown(doc):
                        (", stopped " + ", ".join(rb["stopped"])) if rb.get("stopped") else "",
                        (" Could not restore: %s." % "; ".join(rb["errors"])) if rb.get("errors") else ""), ""]
     return "\n".join(out).rstrip() + "\n"
+
+
+REPORT_MARKDOWN = "fleet-rollout.md"
+REPORT_JSON = "fleet-rollout.json"
+SOURCE_REFERENCES = "source-references.md"
+
+
+def report_outputs(doc, report_dir, source_references=False):
+    """What the run does with :func:`fleet_report`'s document.
+
+    :param report_dir: where the report is written (absolute), for the messages.
+    :param source_references: whether the source_tree role's ``source-references.md`` is in
+        ``report_dir``: the guide then points at it.
+    :returns: ``markdown`` (the guide, as written), ``lines`` (what the run prints: the guide
+        and where it is), ``stats`` (published with set_stats: summary, client changes, stopped,
+        check mode and each device's outcome) and ``message`` (why the run fails, or empty when
+        no device failed).
+    """
+    markdown = fleet_report_markdown(doc)
+    lines = markdown.splitlines() + ["Fleet report: %s/%s and %s" % (report_dir, REPORT_MARKDOWN, REPORT_JSON)]
+    if source_references:
+        markdown += ("\nSource references migrated in the services' source tree: see [%s](%s).\n"
+                     % (SOURCE_REFERENCES, SOURCE_REFERENCES))
+    failed = doc["summary"]["failed_devices"]
+    message = ""
+    if failed:
+        message = "Fleet rollout incomplete: %s; %s. See %s/%s." % (
+            ", ".join(failed), doc.get("stopped") or "not stopped", report_dir, REPORT_MARKDOWN)
+    stats = {
+        "summary": doc["summary"],
+        "client_changes": doc["client_changes"],
+        "stopped": doc.get("stopped"),
+        "check_mode": doc["check_mode"],
+        "devices": {host: device["outcome"] for host, device in doc["devices"].items()},
+    }
+    return {"markdown": markdown, "lines": lines, "stats": stats, "message": message}

@@ -5,7 +5,8 @@
 
 No Ansible import here, so the policy can be tested (and reasoned about) on its own; the
 filter ``hailo.services.reconcile_ports`` only wraps :func:`reconcile` and converts
-:class:`PortPolicyError` into ``AnsibleFilterError``.
+:class:`PortPolicyError` into ``AnsibleFilterError``. The keys it reads (``port``, ``frozen``,
+``priority``) are checked as the catalog's description (``catalog.KEYS``) says.
 
 Policy, in order:
 
@@ -20,41 +21,36 @@ Policy, in order:
 
 from __future__ import annotations
 
-import re
+from ansible_collections.hailo.services.plugins.plugin_utils.catalog import (
+    CHECKS,
+    KEYS,
+    MAX_PORT,
+    MIN_PORT,
+    name_problem,
+)
 
-SAFE_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 BLOCK_SIZE = 100
-MIN_PORT = 1
-MAX_PORT = 65535
+
+# The catalog's description of the keys the engine uses: their checks and defaults.
+_port_problem = CHECKS["port"]
+_frozen_problem = CHECKS["frozen"]
+_priority_problem = CHECKS["priority"]
+_FROZEN_DEFAULT = KEYS["frozen"]["default"]
+_PRIORITY_DEFAULT = KEYS["priority"]["default"]
 
 
 class PortPolicyError(ValueError):
     """Input the policy cannot honour; the message names the culprit."""
 
 
-# --------------------------------------------------------------------------- validation
-
-
-def _is_int(value):
-    return isinstance(value, int) and not isinstance(value, bool)
+# --------------------------------------------------------------------------- input
 
 
 def _check_port(value, what):
-    if not _is_int(value) or not MIN_PORT <= value <= MAX_PORT:
-        raise PortPolicyError(
-            "%s: port %r is not an integer in %d-%d" % (what, value, MIN_PORT, MAX_PORT)
-        )
+    problem = _port_problem(value)
+    if problem:
+        raise PortPolicyError("%s: %s" % (what, problem))
     return value
-
-
-def _check_name(name):
-    if not isinstance(name, str) or not SAFE_NAME.match(name) or ".." in name:
-        raise PortPolicyError(
-            "service name %r is not a safe file name (it becomes paths like "
-            "/etc/hailo/<name>.yaml): use lowercase letters, digits, '.', '_' and '-', "
-            "starting with a letter or digit, without '..'" % (name,)
-        )
-    return name
 
 
 def _normalise_services(services):
@@ -82,20 +78,21 @@ def _normalise_services(services):
 
     result = {}
     for name, spec in items:
-        _check_name(name)
+        problem = name_problem(name)
+        if problem:
+            raise PortPolicyError(problem)
         if not isinstance(spec, dict):
             raise PortPolicyError(
                 "service %s: settings must be a dict with at least 'port', got %r" % (name, spec)
             )
         if "port" not in spec:
             raise PortPolicyError("service %s: no 'port' given" % name)
-        port = _check_port(spec["port"], "service %s" % name)
-        frozen = spec.get("frozen", False)
-        if not isinstance(frozen, bool):
-            raise PortPolicyError("service %s: frozen must be true or false, got %r" % (name, frozen))
-        priority = spec.get("priority", 0)
-        if not _is_int(priority):
-            raise PortPolicyError("service %s: priority must be an integer, got %r" % (name, priority))
+        port = spec["port"]
+        frozen = spec.get("frozen", _FROZEN_DEFAULT)
+        priority = spec.get("priority", _PRIORITY_DEFAULT)
+        problem = _port_problem(port) or _frozen_problem(frozen) or _priority_problem(priority)
+        if problem:
+            raise PortPolicyError("service %s: %s" % (name, problem))
         result[name] = {"port": port, "frozen": frozen, "priority": priority}
     return result
 
@@ -215,27 +212,12 @@ def _restart_order(changes):
     return order
 
 
-# --------------------------------------------------------------------------- engine
+# --------------------------------------------------------------------------- the three phases
 
 
-def reconcile(services, ranges=None, reserved=None, in_use=None):
-    """Compute a conflict-free port map.
-
-    :param services: ``{name: {port, frozen=False, priority=0, ...}}`` or a list of dicts
-        with ``name``. Keys the engine does not use are ignored.
-    :param ranges: list of ``{start, end}`` (inclusive); default: for each port, its block of 100.
-    :param reserved: ports no service may take.
-    :param in_use: ports held by other programs.
-    :returns: ``{"ports": {name: port}, "changes": [{service, from, to, reason}],
-        "restart_order": [name, ...]}``
-    :raises PortPolicyError: on bad input or an impossible placement, naming the culprit.
-    """
-    specs = _normalise_services(services)
-    range_list = _normalise_ranges(ranges, specs)
+def _ranges(specs, range_list):
+    """Phase 1, ranges: the range each service may use, the one holding its current port."""
     starts = [r[0] for r in range_list]
-    reserved_ports = _normalise_ports(reserved, "reserved")
-    in_use_ports = _normalise_ports(in_use, "in_use")
-
     service_range = {}
     for name in sorted(specs):
         port = specs[name]["port"]
@@ -246,13 +228,21 @@ def reconcile(services, ranges=None, reserved=None, in_use=None):
                 % (name, port, ", ".join("%d-%d" % r for r in range_list))
             )
         service_range[name] = found
+    return service_range
 
+
+def _winners(specs, reserved_ports, in_use_ports):
+    """Phase 2, winners: who keeps a contested port (frozen, else priority, else the
+    alphabetically first), and why each other service must move.
+
+    :returns: ``(kept, losers)``: name -> the port it keeps, and name -> the reason it moves.
+    """
     by_port = {}
     for name in sorted(specs):
         by_port.setdefault(specs[name]["port"], []).append(name)
 
-    ports = {}
-    losers = {}  # name -> reason the service must move
+    kept = {}
+    losers = {}
     for port in sorted(by_port):
         names = by_port[port]
         frozen = [n for n in names if specs[n]["frozen"]]
@@ -276,7 +266,7 @@ def reconcile(services, ranges=None, reserved=None, in_use=None):
                 % (" and ".join(frozen), port)
             )
         if len(names) == 1:
-            ports[names[0]] = port
+            kept[names[0]] = port
             continue
         if frozen:
             winner = frozen[0]
@@ -289,36 +279,74 @@ def reconcile(services, ranges=None, reserved=None, in_use=None):
                 why = "%s (alphabetically first)" % winner
             else:
                 why = "%s (priority %d)" % (winner, top)
-        ports[winner] = port
+        kept[winner] = port
         for name in names:
             if name != winner:
                 losers[name] = "shared %d with %s" % (port, why)
+    return kept, losers
 
-    taken = set(ports.values()) | reserved_ports | in_use_ports
-    free = {r: _FreePorts(r[0], r[1], taken) for r in range_list}
+
+def _placement(specs, service_range, kept, losers, blocked):
+    """Phase 3, placement: each loser, alphabetically, on the first free port after its own in
+    its range (wrapping), skipping ``blocked`` ports; then the order to restart them in.
+
+    :returns: the engine's result (``ports``, ``changes``, ``restart_order``).
+    """
+    ports = dict(kept)
+    taken = set(ports.values()) | blocked
+    free = {}
     changes = []
     for name in sorted(losers):
         old = specs[name]["port"]
-        low, high = service_range[name]
-        new = free[service_range[name]].first_free_after(old)
+        block = service_range[name]
+        if block not in free:
+            free[block] = _FreePorts(block[0], block[1], taken)
+        new = free[block].first_free_after(old)
         if new is None:
             raise PortPolicyError(
                 "service %s must leave port %d but range %d-%d has no free port left"
-                % (name, old, low, high)
+                % (name, old, block[0], block[1])
             )
         taken.add(new)
-        free[service_range[name]].take(new)
+        free[block].take(new)
         ports[name] = new
         changes.append({
             "service": name,
             "from": old,
             "to": new,
             "reason": "%s; %d is the first free port after it in %d-%d"
-                      % (losers[name], new, low, high),
+                      % (losers[name], new, block[0], block[1]),
         })
-
     return {
         "ports": dict(sorted(ports.items())),
         "changes": changes,
         "restart_order": _restart_order(changes),
     }
+
+
+# --------------------------------------------------------------------------- engine
+
+
+def reconcile(services, ranges=None, reserved=None, in_use=None):
+    """Compute a conflict-free port map.
+
+    :param services: ``{name: {port, frozen=False, priority=0, ...}}`` or a list of dicts
+        with ``name``. Keys the engine does not use are ignored.
+    :param ranges: list of ``{start, end}`` (inclusive); default: for each port, its block of 100.
+    :param reserved: ports no service may take.
+    :param in_use: ports held by other programs.
+    :returns: ``{"ports": {name: port}, "changes": [{service, from, to, reason}],
+        "restart_order": [name, ...]}``
+    :raises PortPolicyError: on bad input or an impossible placement, naming the culprit.
+
+    After the input is checked, three phases: ranges (where each service may go), winners (who
+    keeps a contested port) and placement (where each loser goes, and the restart order).
+    """
+    specs = _normalise_services(services)
+    range_list = _normalise_ranges(ranges, specs)
+    reserved_ports = _normalise_ports(reserved, "reserved")
+    in_use_ports = _normalise_ports(in_use, "in_use")
+
+    service_range = _ranges(specs, range_list)
+    kept, losers = _winners(specs, reserved_ports, in_use_ports)
+    return _placement(specs, service_range, kept, losers, reserved_ports | in_use_ports)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 
-STATES = ("enabled", "standby")
+from ansible_collections.hailo.services.plugins.plugin_utils.catalog import KEYS, value_problem
 
 
 class RolloutError(ValueError):
@@ -41,11 +41,10 @@ def device_services(discovered, catalog):
 
 
 def _state(name, spec):
-    state = spec.get("state", "enabled")
-    if state not in STATES:
-        raise RolloutError(
-            "service %s: state must be one of %s, got %r" % (name, ", ".join(STATES), state)
-        )
+    state = spec.get("state", KEYS["state"]["default"])
+    problem = value_problem("state", state)
+    if problem:
+        raise RolloutError("service %s: %s" % (name, problem))
     return state
 
 

@@ -15,7 +15,9 @@ def test_build_and_install(tmp_path):
     assert len(tarballs) == 1
     with tarfile.open(tarballs[0]) as archive:
         names = archive.getnames()
-    assert "plugins/filter/reconcile_ports.py" in names
+    assert "plugins/filter/port_map.py" in names  # the public filters (reconcile_ports, port_table, ...)
+    assert "plugins/filter/reconcile_ports.yml" in names  # and their docs beside them
+    assert "plugins/action/device_plan.py" in names
     assert "roles/reconcile/tasks/main.yml" in names
     assert "playbooks/reconcile.yml" in names
     for test_only in ("tests", "molecule", "bench", ".ci", ".collections", ".venv", "Makefile"):

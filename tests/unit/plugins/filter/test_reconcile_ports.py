@@ -2,8 +2,8 @@
 import pytest
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.hailo.services.plugins.filter.port_table import FilterModule as TableFilters
-from ansible_collections.hailo.services.plugins.filter.reconcile_ports import FilterModule
+from ansible_collections.hailo.services.plugins.filter.port_map import FilterModule as TableFilters
+from ansible_collections.hailo.services.plugins.filter.port_map import FilterModule
 
 reconcile_ports = FilterModule().filters()["reconcile_ports"]
 port_table = TableFilters().filters()["port_table"]

@@ -3,6 +3,7 @@ import pytest
 
 from ansible_collections.hailo.services.plugins.plugin_utils.fleet import (
     FleetError,
+    budget_progress,
     fleet_budget,
     fleet_merge,
     fleet_serial,
@@ -158,3 +159,15 @@ def test_source_moves_come_from_the_fleet_map_and_the_catalogs_ports():
     plan = {"ports": {"hailo-pose": 11440, "hailo-ocr": 11436, "hailo-x": 5000}}
     assert [(m["service"], m["from"], m["to"]) for m in source_moves(catalog, plan)] == [
         ("hailo-pose", 11436, 11440)]
+
+
+def test_budget_progress_names_the_failed_devices():
+    assert budget_progress(fleet_budget({})) == "Done so far: 0 device(s), 0 failed."
+    budget = fleet_budget({"pi1": "changed", "pi2": {"outcome": "rolled_back"}, "pi3": "unreachable", "pi4": None}, 5)
+    assert budget_progress(budget) == "Done so far: 3 device(s), 2 failed (pi2, pi3)."
+
+
+def test_budget_reason_keeps_the_limits_as_given():
+    budget = fleet_budget({"a": "ok", "b": "failed"}, 1, 25)
+    assert budget["reason"] == "1 of 2 devices failed (b), more than 25%"
+    assert fleet_budget({"a": "failed"}, "0", "100")["reason"] == "1 device failed (a), more than the 0 tolerated"

@@ -5,6 +5,7 @@ from ansible_collections.hailo.services.plugins.plugin_utils.fleet import fleet_
 from ansible_collections.hailo.services.plugins.plugin_utils.fleet_report import (
     fleet_report,
     fleet_report_markdown,
+    report_outputs,
 )
 from ansible_collections.hailo.services.plugins.plugin_utils.port_map import reconcile
 
@@ -92,3 +93,32 @@ def test_markdown_opens_with_what_to_do_now():
     assert fleet_report_markdown(done).splitlines()[2].startswith("**Done:** every device is on the fleet map")
     planned = fleet_report(fleet(), {"pi2": RESULTS["pi2"]}, ["pi2"], {"check_mode": True})
     assert fleet_report_markdown(planned).splitlines()[2].startswith("**Nothing was changed.**")
+
+
+def test_outputs_of_a_failed_rollout():
+    doc = fleet_report(fleet(), RESULTS, ["pi1", "pi2", "pi3", "pi4"], {"stopped": "1 device failed (pi1)"})
+    out = report_outputs(doc, "/srv/reports")
+    assert out["markdown"] == fleet_report_markdown(doc)
+    assert out["lines"] == fleet_report_markdown(doc).splitlines() + [
+        "Fleet report: /srv/reports/fleet-rollout.md and fleet-rollout.json"]
+    assert out["message"] == ("Fleet rollout incomplete: pi1, pi3; 1 device failed (pi1). "
+                              "See /srv/reports/fleet-rollout.md.")
+    assert out["stats"] == {
+        "summary": doc["summary"], "client_changes": doc["client_changes"],
+        "stopped": "1 device failed (pi1)", "check_mode": False,
+        "devices": {"pi1": "rolled_back", "pi2": "ok", "pi3": "unreachable", "pi4": "not_reached"}}
+    assert list(out["stats"]) == ["summary", "client_changes", "stopped", "check_mode", "devices"]
+    json.dumps(out)
+
+
+def test_outputs_of_a_complete_rollout_point_at_the_source_references():
+    doc = fleet_report(fleet(), {"pi2": RESULTS["pi2"]}, ["pi2"], {})
+    out = report_outputs(doc, "/srv/reports", source_references=True)
+    assert out["message"] == ""
+    assert out["stats"]["stopped"] is None and out["stats"]["devices"] == {"pi2": "ok"}
+    assert out["markdown"] == fleet_report_markdown(doc) + (
+        "\nSource references migrated in the services' source tree: see "
+        "[source-references.md](source-references.md).\n")
+    assert "source-references" not in "\n".join(out["lines"])  # the terminal shows the guide alone
+    failed = report_outputs(fleet_report(fleet(), RESULTS, ["pi3"], {}), "/r")
+    assert failed["message"] == "Fleet rollout incomplete: pi3; not stopped. See /r/fleet-rollout.md."

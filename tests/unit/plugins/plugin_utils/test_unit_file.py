@@ -273,21 +273,17 @@ def test_units_from_service_facts():
     assert reasons == {"hailo-pose": "x: line 3: bad"}
 
 
-def test_filter_wrapper_turns_errors_into_filter_errors():
-    from ansible.errors import AnsibleFilterError
-    from ansible_collections.hailo.services.plugins.filter.unit_plan import FilterModule
-
-    unit_plan_filter = FilterModule().filters()["unit_plan"]
+def test_units_plan_from_facts_and_its_errors():
+    # What the unit_plan filter did before the role's plan became one call (device_plan).
     services = {"hailo-pose": {"unit": {"directives": None, "parse_error": "x: line 3: bad"}},
                 "hailo-clip": {"unit": {"directives": CLIP, "parse_error": None}}}
-    plans = unit_plan_filter(services, {"Service": {"TimeoutStartSec": 90}})
+    units, reasons = units_from_facts(services)
+    plans = units_plan(units, {"Service": {"TimeoutStartSec": 90}}, None, reasons)
     assert plans["hailo-pose"]["refusals"] == [
         "hailo-pose.service: the device's unit could not be read (x: line 3: bad), so it cannot be rendered"]
     assert plans["hailo-clip"]["directives"][2] == ["Service", "TimeoutStartSec", "90"]
-    with pytest.raises(AnsibleFilterError, match=r"unit_plan: every service \(fleet-wide unit settings\): \[Service\] invalid directive name .Bad-Name."):
-        unit_plan_filter(services, {"Service": {"Bad-Name": 1}})
-    with pytest.raises(AnsibleFilterError):
-        unit_plan_filter(["hailo-clip"])
+    with pytest.raises(UnitSettingsError, match=r"every service \(fleet-wide unit settings\): \[Service\] invalid directive name .Bad-Name."):
+        units_plan(units, {"Service": {"Bad-Name": 1}}, None, reasons)
 
 
 # ---------------------------------------------------------------------------- properties

@@ -1,0 +1,61 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to hailo.services
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Action for hailo.services.device_plan: one device's plan, on the controller (see the module's docs)."""
+
+from __future__ import annotations
+
+from ansible.plugins.loader import lookup_loader
+
+from ansible_collections.hailo.services.plugins.plugin_utils.controller_action import ControllerAction
+from ansible_collections.hailo.services.plugins.plugin_utils.device_plan import device_plan
+
+ARGUMENT_SPEC = {
+    "facts": {"type": "dict", "required": True},
+    "catalog": {"type": "dict", "required": True},
+    "fleet_plan": {"type": "dict"},
+    "scope": {"type": "str", "default": "fleet", "choices": ["fleet", "host"]},
+    "ranges": {"type": "list", "elements": "raw"},
+    "reserved": {"type": "list", "elements": "int", "default": []},
+    "json_readers": {"type": "list", "elements": "str", "default": []},
+    "unit_settings": {"type": "dict", "default": {}},
+    "unit_template": {"type": "str", "default": "hailo.service.j2"},
+    "unit_dir": {"type": "str", "default": "/etc/systemd/system"},
+    "config_defaults": {"type": "dict", "default": {}},
+    "config_settings": {"type": "dict", "default": {}},
+    "config_mode": {"type": "str", "default": "edit", "choices": ["edit", "template"]},
+    "config_template_dir": {"type": "str", "default": "config"},
+    "config_force": {"type": "bool", "default": False},
+    "unit_force": {"type": "bool", "default": False},
+    "plan_file": {"type": "str"},
+}
+
+
+class ActionModule(ControllerAction):
+    """Works out one device's port map, files and transaction in one step, on the controller."""
+
+    ARGUMENT_SPEC = ARGUMENT_SPEC
+
+    def compute(self, args, task_vars):
+        template = lookup_loader.get("ansible.builtin.template", loader=self._loader, templar=self._templar)
+
+        def render(path, template_vars):
+            found = self._find_needle("templates", path)
+            return str(template.run([found], variables=task_vars, template_vars=template_vars)[0])
+
+        def render_unit(body):
+            return render(args["unit_template"], {"_reconcile_unit_body": body})
+
+        def render_config(name, data):
+            kind = name if name in args["config_defaults"] else "generic"
+            return render("%s/%s.yaml.j2" % (args["config_template_dir"], kind),
+                          {"_reconcile_config": data, "item": name})
+
+        return device_plan(
+            args["facts"], args["catalog"], render_unit, render_config, host=task_vars.get("inventory_hostname"),
+            fleet_plan=args["fleet_plan"], scope=args["scope"], ranges=args["ranges"],
+            reserved=args["reserved"], json_readers=args["json_readers"],
+            unit_settings=args["unit_settings"], config_defaults=args["config_defaults"],
+            config_settings=args["config_settings"], config_mode=args["config_mode"],
+            unit_dir=args["unit_dir"], config_force=args["config_force"], unit_force=args["unit_force"],
+            plan_file=args["plan_file"])

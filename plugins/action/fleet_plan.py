@@ -1,0 +1,53 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to hailo.services
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Action for hailo.services.fleet_plan: the fleet's one map, on the controller (see the module's docs)."""
+
+from __future__ import annotations
+
+import json
+
+from ansible.errors import AnsibleError
+
+from ansible_collections.hailo.services.plugins.plugin_utils.controller_action import ControllerAction
+from ansible_collections.hailo.services.plugins.plugin_utils.fleet_plan import fleet_plan
+
+ARGUMENT_SPEC = {
+    "hosts": {"type": "list", "elements": "str", "required": True},
+    "discovery_var": {"type": "str", "required": True},
+    "outside": {"type": "list", "elements": "dict", "default": []},
+    "catalog": {"type": "dict", "required": True},
+    "ranges": {"type": "list", "elements": "raw"},
+    "reserved": {"type": "list", "elements": "int", "default": []},
+    "scope": {"type": "str", "default": "fleet", "choices": ["fleet", "host"]},
+    "serial": {"type": "raw", "required": True},
+    "plan_file": {"type": "str", "default": ""},
+}
+
+
+class ActionModule(ControllerAction):
+    """Computes the fleet map from every device's discovery, on the controller."""
+
+    ARGUMENT_SPEC = ARGUMENT_SPEC
+
+    def _saved_plan(self, path):
+        if not path:
+            return None
+        try:
+            found = self._find_needle("files", path)
+            with open(found, encoding="utf-8") as handle:
+                return json.load(handle)
+        except (AnsibleError, OSError, ValueError) as exc:
+            raise ValueError("reconcile_plan_file %s: %s" % (path, exc)) from exc
+
+    def compute(self, args, task_vars):
+        hostvars = task_vars.get("hostvars", {})
+        # Every device's own discovery, read here once (a device that has none is recorded as such).
+        discovered = dict((host, hostvars[host].get(args["discovery_var"]) if host in hostvars else None)
+                          for host in args["hosts"])
+        # The loop results of the read-only discovery of the devices outside --limit.
+        outside = dict((item["item"], item) for item in args["outside"] if "item" in item)
+        plan = fleet_plan(discovered, args["catalog"], args["hosts"], outside=outside,
+                          ranges=args["ranges"], reserved=args["reserved"], scope=args["scope"],
+                          serial=args["serial"], saved=self._saved_plan(args["plan_file"]))
+        return {"ansible_facts": {"reconcile_fleet_plan": plan}}

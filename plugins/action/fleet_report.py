@@ -1,0 +1,100 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to hailo.services
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Action for hailo.services.fleet_report: the failure budget and the fleet report, on the
+controller (see the module's docs)."""
+
+from __future__ import annotations
+
+import datetime
+import os
+
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.hailo.services.plugins.plugin_utils.fleet import budget_progress, fleet_budget
+from ansible_collections.hailo.services.plugins.plugin_utils.fleet_report import (
+    SOURCE_REFERENCES,
+    fleet_report,
+    report_outputs,
+)
+from ansible_collections.hailo.services.plugins.plugin_utils.saved_plan import plan_document, plan_markdown
+
+RESULT_VAR = "reconcile_result"
+
+ARGUMENT_SPEC = {
+    "hosts": {"type": "list", "elements": "str"},
+    # raw: checked by fleet_budget, and kept in the report as the user gave them
+    "max_failed_hosts": {"type": "raw", "required": True},
+    "max_fail_percentage": {"type": "raw", "required": True},
+    "fleet_plan": {"type": "dict"},
+    "report_dir": {"type": "path"},
+    "applying": {"type": "bool", "default": True},
+    "scope": {"type": "str", "choices": ["fleet", "host"]},
+    "stopped": {"type": "str"},
+    "batches": {"type": "list", "elements": "list", "default": []},
+    "saved_plan": {"type": "bool", "default": False},
+    "discovery_var": {"type": "str"},
+}
+
+
+def _host_var(hostvars, host, name):
+    return hostvars[host].get(name) if host in hostvars else None
+
+
+class ActionModule(ActionBase):
+    """Checks the failure budget and, given the fleet plan, builds the fleet report."""
+
+    TRANSFERS_FILES = False
+    _requires_connection = False
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        task_vars = task_vars or {}
+        hostvars = task_vars.get("hostvars", {})
+        _spec, args = self.validate_argument_spec(
+            argument_spec=ARGUMENT_SPEC,
+            required_one_of=[["hosts", "fleet_plan"]],
+            required_by={"fleet_plan": ["report_dir"]},
+            required_if=[["saved_plan", True, ["fleet_plan", "discovery_var"]]],
+        )
+        fleet_plan = args["fleet_plan"]
+        hosts = args["hosts"]
+        if hosts is None:
+            hosts = list(fleet_plan.get("hosts_all") or ())
+        # Every device's own result, read here once; a device the rollout never reached has none.
+        results = dict((host, _host_var(hostvars, host, RESULT_VAR)) for host in hosts)
+        try:
+            budget = fleet_budget(results, args["max_failed_hosts"], args["max_fail_percentage"])
+        except (TypeError, ValueError) as exc:  # FleetError names the limit
+            result.update(failed=True, msg="fleet_report: %s" % exc)
+            return result
+        result.update(changed=False, budget=budget, progress=budget_progress(budget))
+        if fleet_plan is None:
+            return result
+
+        generated = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        report_dir = args["report_dir"]
+        source_references = os.path.join(report_dir, SOURCE_REFERENCES)
+        meta = {
+            "generated": generated,
+            "check_mode": bool(task_vars.get("ansible_check_mode")) or not args["applying"],
+            "tags": task_vars.get("ansible_run_tags"),
+            "limit": task_vars.get("ansible_limit"),
+            "scope": args["scope"] or fleet_plan.get("scope"),
+            "stopped": args["stopped"],
+            "serial": fleet_plan.get("serial"),
+            "batches": args["batches"],
+            "max_failed_hosts": args["max_failed_hosts"],
+            "max_fail_percentage": args["max_fail_percentage"],
+            "source_references": source_references,
+        }
+        try:
+            report = fleet_report(fleet_plan, results, hosts, meta)
+            result.update(report=report, **report_outputs(report, report_dir, os.path.exists(source_references)))
+            if args["saved_plan"]:
+                facts = dict((host, _host_var(hostvars, host, args["discovery_var"])) for host in hosts)
+                document = plan_document(fleet_plan, facts, results, {"generated": generated, "scope": meta["scope"]})
+                result["saved_plan"] = {"document": document, "markdown": plan_markdown(document)}
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:
+            result.update(failed=True, msg="fleet_report: %s" % exc)
+        return result

@@ -1,0 +1,194 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to hailo.services
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: fleet_report
+short_description: Check the failure budget of a fleet rollout and build its report
+version_added: 0.1.0
+description:
+  - Runs on the controller and never connects to a device. Reads each listed device's
+    C(reconcile_result) (set by the role's C(result.yml) entry point); a device the rollout
+    never reached has none.
+  - Always returns the failure budget - whether the devices handled so far failed more than
+    O(max_failed_hosts) or O(max_fail_percentage) allow - so that a rollout can stop before its
+    next batch. C(playbooks/reconcile.yml) checks it before each batch.
+  - Given O(fleet_plan), also builds the fleet report - a summary, what clients must change,
+    the fleet map and, per device, the old and new port of each service, what was restarted,
+    health results, rollbacks and unreachable devices - with its Markdown migration guide,
+    the data to publish with M(ansible.builtin.set_stats) and the message to fail the run with.
+  - With O(saved_plan), also builds the document C(playbooks/plan.yml) saves as JSON, and its
+    Markdown, to review before applying it.
+  - Writes nothing; the role's C(report.yml) entry point writes the files.
+author:
+  - hailo.services maintainers (@hailo)
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.flow
+  - hailo.services.controller
+options:
+  hosts:
+    description:
+      - The devices of the rollout, in order.
+      - Default is the C(hosts_all) of O(fleet_plan); one of the two is required.
+    type: list
+    elements: str
+  max_failed_hosts:
+    description:
+      - Failed devices (rolled back, failed or unreachable) tolerated; V(0) spends the budget
+        with the first failed device.
+      - An integer, 0 or more; kept in the report as given.
+    type: raw
+    required: true
+  max_fail_percentage:
+    description:
+      - The budget is also spent when more than this percentage of the devices handled so far
+        failed.
+      - A number from 0 to 100; kept in the report as given.
+    type: raw
+    required: true
+  fleet_plan:
+    description:
+      - The fleet plan of the rollout (the fact C(reconcile_fleet_plan) of
+        M(hailo.services.fleet_plan)). Given, the report is built; its C(serial) is the report's.
+    type: dict
+  report_dir:
+    description:
+      - Where the report is written, for the messages. When it holds the C(source_tree) role's
+        C(source-references.md), the migration guide points at it.
+      - Required with O(fleet_plan).
+    type: path
+  applying:
+    description:
+      - Whether the run applies changes. V(false) (a run with C(--tags plan) or C(--tags verify),
+        or one that writes a saved plan), like check mode, makes it a report of what would change.
+    type: bool
+    default: true
+  scope:
+    description: The scope of the rollout, for the report. Default is the C(scope) of O(fleet_plan).
+    type: str
+    choices: [fleet, host]
+  stopped:
+    description: Why the rollout stopped before a batch (the budget's C(reason)), or V(null).
+    type: str
+  batches:
+    description: The batches the rollout ran, each a list of devices.
+    type: list
+    elements: list
+    default: []
+  saved_plan:
+    description: Also build the saved plan. Needs O(fleet_plan) and O(discovery_var).
+    type: bool
+    default: false
+  discovery_var:
+    description: The host variable that holds each device's discovery (a M(hailo.services.service_info) result), for the saved plan.
+    type: str
+seealso:
+  - module: hailo.services.fleet_plan
+  - module: ansible.builtin.set_stats
+"""
+
+EXAMPLES = r"""
+- name: Check the failure budget before this batch
+  hailo.services.fleet_report:
+    hosts: "{{ ansible_play_hosts_all }}"
+    max_failed_hosts: 0
+    max_fail_percentage: 25
+  register: budget
+  run_once: true
+
+- name: Stop before this batch when the failure budget is spent
+  ansible.builtin.meta: end_play
+  when: budget.budget.spent
+
+- name: Gather the fleet report
+  hailo.services.fleet_report:
+    fleet_plan: "{{ hostvars['localhost'].reconcile_fleet_plan }}"
+    report_dir: /srv/reports
+    max_failed_hosts: 0
+    max_fail_percentage: 25
+    batches: [[pi1], [pi2, pi3]]
+  register: fleet
+  run_once: true
+  delegate_to: localhost
+
+- name: Write the migration guide
+  ansible.builtin.copy:
+    content: "{{ fleet.markdown }}"
+    dest: /srv/reports/fleet-rollout.md
+    mode: "0644"
+  run_once: true
+  delegate_to: localhost
+"""
+
+RETURN = r"""
+budget:
+  description: The failure budget.
+  returned: success
+  type: dict
+  contains:
+    spent:
+      description: Whether the rollout must stop before its next batch.
+      type: bool
+    failed:
+      description: The devices handled so far that did not end V(ok) or V(changed).
+      type: list
+      elements: str
+    handled:
+      description: How many devices have a result.
+      type: int
+    reason:
+      description: Why the budget is spent; empty unless it is.
+      type: str
+  sample: {spent: true, failed: [pi2], handled: 2, reason: "1 device failed (pi2), more than the 0 tolerated"}
+progress:
+  description: What the rollout has done so far, for the batch's announcement.
+  returned: success
+  type: str
+  sample: "Done so far: 2 device(s), 1 failed (pi2)."
+report:
+  description:
+    - "The report: C(generated), C(check_mode), C(scope), C(stopped), C(summary), C(client_changes),
+      C(fleet_map), C(disagreements), C(in_use), C(devices) (per device its C(outcome): V(changed),
+      V(ok), V(rolled_back), V(failed), V(unreachable) or V(not_reached)) and C(meta) (C(tags),
+      C(limit), C(serial), C(batches), the budget's limits and C(source_references))."
+  returned: when O(fleet_plan) is given
+  type: dict
+markdown:
+  description: The report as a Markdown migration guide, to write as C(fleet-rollout.md).
+  returned: when O(fleet_plan) is given
+  type: str
+lines:
+  description: The migration guide as lines, and where the report is, to print.
+  returned: when O(fleet_plan) is given
+  type: list
+  elements: str
+stats:
+  description:
+    - "What to publish with M(ansible.builtin.set_stats) (AWX keeps it as the job's artifacts):
+      C(summary), C(client_changes), C(stopped), C(check_mode) and C(devices) (device to its outcome)."
+  returned: when O(fleet_plan) is given
+  type: dict
+message:
+  description: Why the run fails, naming the failed devices; empty when no device failed.
+  returned: when O(fleet_plan) is given
+  type: str
+  sample: "Fleet rollout incomplete: pi2; 1 device failed (pi2), more than the 0 tolerated. See /srv/reports/fleet-rollout.md."
+saved_plan:
+  description: The saved plan.
+  returned: when O(saved_plan) is true
+  type: dict
+  contains:
+    document:
+      description:
+        - The plan document (C(format) V(hailo.services/fleet-plan/v1)), to write as JSON - the fleet
+          map, the moves and their reasons, the restart order, and per device what would change and
+          the state it was worked out from.
+      type: dict
+    markdown:
+      description: The plan as Markdown, to review.
+      type: str
+"""

@@ -1,0 +1,38 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to hailo.services
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The base of the role's controller-side steps (device_plan, fleet_plan, device_result).
+
+The one module under plugin_utils that imports Ansible: the steps' logic stays in the pure
+modules beside it, and each action only maps its arguments onto them.
+"""
+
+from __future__ import annotations
+
+from ansible.plugins.action import ActionBase
+
+
+class ControllerAction(ActionBase):
+    """Validates ``ARGUMENT_SPEC``, calls ``compute(args, task_vars)`` and returns its dict.
+
+    Runs on the controller only and never connects to the host. A ``ValueError`` (every
+    plugin_utils error is one, naming its culprit) fails the task with its message.
+    """
+
+    TRANSFERS_FILES = False
+    _requires_connection = False
+    ARGUMENT_SPEC: dict = {}
+
+    def compute(self, args, task_vars):
+        raise NotImplementedError
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        _spec, args = self.validate_argument_spec(argument_spec=self.ARGUMENT_SPEC)
+        try:
+            result.update(self.compute(args, task_vars or {}))
+        except ValueError as exc:
+            result.update(failed=True, msg=str(exc))
+            return result
+        result.setdefault("changed", False)
+        return result

@@ -1,0 +1,128 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to hailo.services
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""One device's whole plan, worked out on the controller in one call (pure; no Ansible import).
+
+discover -> **plan** -> apply -> verify: from what ``service_info`` found on the device and the
+catalog, this works out the port map for the device, the units and configs to render, the
+hand-tuned values and unit directives a render would change, the steps per service, and the
+arguments of the device's one ``port_transaction``. Rendering text is the caller's (the role's
+templates); it is passed in as two functions so that this module stays pure.
+"""
+
+from __future__ import annotations
+
+import json
+
+from ansible_collections.hailo.services.plugins.plugin_utils.config_template import (
+    device_config_changes,
+    device_config_data,
+)
+from ansible_collections.hailo.services.plugins.plugin_utils.fleet import host_plan
+from ansible_collections.hailo.services.plugins.plugin_utils.port_map import reconcile
+from ansible_collections.hailo.services.plugins.plugin_utils.port_report import port_table
+from ansible_collections.hailo.services.plugins.plugin_utils.rollout import (
+    device_services,
+    health_targets,
+    rollout_actions,
+    rollout_steps,
+)
+from ansible_collections.hailo.services.plugins.plugin_utils.saved_plan import plan_drift
+from ansible_collections.hailo.services.plugins.plugin_utils.unit_file import units_from_facts, units_plan
+
+
+class DevicePlanError(ValueError):
+    """A device the rollout must not touch; the message says why and what to do."""
+
+
+def catalog_units(catalog):
+    """The catalog's per-service unit settings (its ``unit`` keys)."""
+    return dict((name, spec.get("unit")) for name, spec in (catalog or {}).items()
+                if isinstance(spec, dict) and spec.get("unit") is not None)
+
+
+def config_json(data):
+    """A config's JSON copy, as the installers write it (``json.dump(data, indent=2)``)."""
+    return json.dumps(data, indent=2, sort_keys=False, separators=(",", ": "))
+
+
+def config_refusal(host, changes):
+    """Why a switch to template mode is refused."""
+    return ("Switching %s to config_mode template would change hand-tuned values: %s. Nothing was changed. "
+            "Put the values in the inventory (the catalog's settings or reconcile_config_settings), or set "
+            "reconcile_config_template_force=true to render anyway (check mode with --diff shows each file's diff)."
+            % (host, "; ".join(changes)))
+
+
+def unit_refusal(host, refusals):
+    """Why rendering the units is refused."""
+    return ("Rendering the units of %s would drop or change what their installers set and the inventory does "
+            "not: %s. Nothing was changed. Set those directives in the inventory too (reconcile_unit_settings, "
+            "or the catalog's `unit` per service), or set reconcile_unit_template_force=true to render anyway "
+            "(check mode with --diff shows each unit's diff)." % (host, "; ".join(refusals)))
+
+
+def device_plan(facts, catalog, render_unit, render_config, host=None, fleet_plan=None, scope="fleet",
+                ranges=None, reserved=(), json_readers=(), unit_settings=None, config_defaults=None,
+                config_settings=None, config_mode="edit", unit_dir="/etc/systemd/system",
+                config_force=False, unit_force=False, plan_file=None):
+    """Everything the role needs to change one device, from its discovery.
+
+    :param facts: the device's ``service_info`` result (``services``, ``in_use``).
+    :param render_unit: ``render_unit(body) -> text``, a unit file from its directives.
+    :param render_config: ``render_config(name, data) -> text``, a template-mode YAML config.
+    :param fleet_plan: the fleet play's plan (``plan``, ``saved``); None when the role runs on
+        its own, which computes a map for the device alone.
+    :returns: ``port_plan`` (the engine's shape, for this device), ``current`` (the engine's
+        input), ``table`` (lines), ``steps``, ``actions`` (``port_transaction``'s arguments),
+        ``config_changes`` and ``unit_refusals`` with ``refusal`` (the message, or None when
+        nothing is refused or the matching force is set), and ``health`` (the checks of the
+        device as it is).
+    """
+    fleet_plan = fleet_plan or {}
+    discovered = (facts or {}).get("services") or {}
+    if fleet_plan.get("saved") is not None:
+        drift = plan_drift(fleet_plan["saved"], host, facts)
+        if drift:
+            raise DevicePlanError(
+                "%s drifted from the saved plan %s: %s. Nothing was changed; make a new plan (playbooks/plan.yml) "
+                "and review it." % (host, plan_file, "; ".join(drift)))
+    current = device_services(discovered, catalog)
+    from_fleet = scope == "fleet" and fleet_plan.get("plan") is not None
+    if from_fleet:
+        port_plan = host_plan(fleet_plan["plan"], discovered)
+    else:
+        port_plan = reconcile(current, ranges=ranges or None, reserved=reserved,
+                              in_use=(facts or {}).get("in_use") if discovered else [])
+
+    # Each unit keeps every directive its installer wrote; only what the inventory sets is overlaid.
+    unit_services, reasons = units_from_facts(discovered)
+    unit_plan = units_plan(unit_services, unit_settings, catalog_units(catalog), reasons)
+    units = dict((name, render_unit(unit_plan[name]["body"]))
+                 for name in sorted(unit_plan) if unit_plan[name]["changed"])
+
+    config_data = device_config_data(discovered, catalog, port_plan, config_defaults, config_settings, config_mode)
+    configs = dict((name, {"yaml": render_config(name, config_data[name]), "json": config_json(config_data[name])})
+                   for name in sorted(config_data))
+    config_changes = device_config_changes(discovered, configs)
+
+    steps = rollout_steps(discovered, catalog, port_plan, json_readers or (), units, configs)
+    actions = rollout_actions(steps, port_plan, discovered=discovered, units=units, configs=configs,
+                              unit_dir=unit_dir)
+    unit_refusals = [line for name in sorted(unit_plan) for line in unit_plan[name].get("refusals") or ()]
+    refusals = []
+    if config_changes and not config_force:
+        refusals.append(config_refusal(host, config_changes))
+    if unit_refusals and not unit_force:
+        refusals.append(unit_refusal(host, unit_refusals))
+    return {
+        "current": current,
+        "port_plan": port_plan,
+        "table": [] if from_fleet else port_table(port_plan, current).splitlines(),
+        "steps": steps,
+        "actions": actions,
+        "config_changes": config_changes,
+        "unit_refusals": unit_refusals,
+        "refusal": refusals[0] if refusals else "",  # the config's first, as it is checked first
+        "health": health_targets(steps, ports="current"),
+    }

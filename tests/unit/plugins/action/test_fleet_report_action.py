@@ -1,0 +1,99 @@
+"""The fleet_report action: what it reads from hostvars and what it returns (no play needed)."""
+import os
+from unittest import mock
+
+import pytest
+from ansible.playbook.play_context import PlayContext
+from ansible.playbook.task import Task
+
+from ansible_collections.hailo.services.plugins.action.fleet_report import ActionModule
+
+FLEET_PLAN = {
+    "services": {"hailo-ocr": {"port": 11436}, "hailo-depth": {"port": 11436}},
+    "hosts": {"pi1": {"services": ["hailo-ocr", "hailo-depth"], "notes": []},
+              "pi2": {"services": ["hailo-ocr", "hailo-depth"], "notes": []}},
+    "skipped": {}, "disagreements": [], "in_use": [], "scope": "fleet",
+    "hosts_all": ["pi1", "pi2", "pi3"], "serial": [1, "50%"],
+    "plan": {"ports": {"hailo-ocr": 11436, "hailo-depth": 11437},
+             "changes": [{"service": "hailo-depth", "from": 11436, "to": 11437, "reason": "shared 11436"}],
+             "restart_order": ["hailo-depth"]},
+}
+HOSTVARS = {
+    "pi1": {"reconcile_result": {"outcome": "changed", "restarted": ["hailo-depth"],
+                                 "ports": [{"name": "hailo-depth", "from": 11436, "port": 11437}]},
+            "discovered": {"services": {"hailo-depth": {"port": 11436, "checksum": "a"}}}},
+    "pi2": {"reconcile_result": {"outcome": "rolled_back", "message": "health check failed"}},
+    "pi3": {},
+}
+
+
+def run(args, check_mode=False, **task_vars):
+    task = Task()
+    task.args = args
+    action = ActionModule(task, mock.MagicMock(), PlayContext(), loader=None, templar=None,
+                          shared_loader_obj=None)
+    variables = dict({"hostvars": HOSTVARS, "ansible_check_mode": check_mode,
+                      "ansible_run_tags": ["all"]}, **task_vars)
+    return action.run(task_vars=variables)
+
+
+def test_the_budget_alone():
+    result = run({"hosts": ["pi1", "pi2", "pi3"], "max_failed_hosts": 0, "max_fail_percentage": 100})
+    assert result["changed"] is False
+    assert result["budget"] == {"spent": True, "failed": ["pi2"], "handled": 2,
+                                "reason": "1 device failed (pi2), more than the 0 tolerated"}
+    assert result["progress"] == "Done so far: 2 device(s), 1 failed (pi2)."
+    assert "report" not in result and "saved_plan" not in result
+
+
+def test_a_bad_limit_fails_naming_it():
+    result = run({"hosts": ["pi1"], "max_failed_hosts": -1, "max_fail_percentage": 100})
+    assert result["failed"] is True
+    assert "max_failed_hosts must be 0 or more" in result["msg"]
+
+
+def test_the_report_of_the_fleet_plans_devices(tmp_path):
+    (tmp_path / "source-references.md").write_text("## Source references\n")
+    result = run({"fleet_plan": FLEET_PLAN, "report_dir": str(tmp_path), "max_failed_hosts": 0,
+                  "max_fail_percentage": 100, "stopped": "1 device failed (pi2)",
+                  "batches": [["pi1"], ["pi2"], ["pi3"]], "applying": False},
+                 ansible_limit="pi1:pi2:pi3")
+    report = result["report"]
+    assert list(report["devices"]) == ["pi1", "pi2", "pi3"]
+    assert {h: d["outcome"] for h, d in report["devices"].items()} == {
+        "pi1": "changed", "pi2": "rolled_back", "pi3": "not_reached"}
+    assert report["check_mode"] is True  # not applying
+    assert report["scope"] == "fleet" and report["stopped"] == "1 device failed (pi2)"
+    assert report["meta"] == {
+        "tags": ["all"], "limit": "pi1:pi2:pi3", "serial": [1, "50%"], "batches": [["pi1"], ["pi2"], ["pi3"]],
+        "max_failed_hosts": 0, "max_fail_percentage": 100,
+        "source_references": os.path.join(str(tmp_path), "source-references.md")}
+    assert result["markdown"].endswith("see [source-references.md](source-references.md).\n")
+    assert result["lines"][-1] == "Fleet report: %s/fleet-rollout.md and fleet-rollout.json" % tmp_path
+    assert result["stats"]["devices"] == {"pi1": "changed", "pi2": "rolled_back", "pi3": "not_reached"}
+    assert result["message"].startswith("Fleet rollout incomplete: pi2; 1 device failed (pi2).")
+    assert "saved_plan" not in result
+
+
+def test_the_saved_plan_when_asked(tmp_path):
+    result = run({"fleet_plan": FLEET_PLAN, "report_dir": str(tmp_path), "max_failed_hosts": 0,
+                  "max_fail_percentage": 100, "saved_plan": True, "discovery_var": "discovered"})
+    document = result["saved_plan"]["document"]
+    assert list(document)[:3] == ["format", "generated", "scope"]
+    assert document["generated"] == result["report"]["generated"]
+    assert document["devices"]["pi1"]["moves"] == [{"service": "hailo-depth", "from": 11436, "to": 11437}]
+    assert document["devices"]["pi1"]["seen"]["hailo-depth"]["config"] == "a"
+    assert document["devices"]["pi3"]["seen"] == {}
+    assert "| hailo-depth | 11436 | 11437 | shared 11436 |" in result["saved_plan"]["markdown"]
+    assert "Source references" not in result["markdown"]
+    assert result["message"] == "Fleet rollout incomplete: pi2; not stopped. See %s/fleet-rollout.md." % tmp_path
+
+
+@pytest.mark.parametrize("args, culprit", [
+    ({"max_failed_hosts": 0, "max_fail_percentage": 100}, "hosts, fleet_plan"),
+    ({"fleet_plan": {}, "max_failed_hosts": 0, "max_fail_percentage": 100}, "report_dir"),
+    ({"hosts": [], "max_failed_hosts": 0, "max_fail_percentage": 100, "saved_plan": True}, "fleet_plan"),
+])
+def test_missing_arguments_are_named(args, culprit):
+    with pytest.raises(Exception, match=culprit):
+        run(args)

@@ -1,0 +1,144 @@
+"""The role's plan, result and fleet map as single calls: device_plan, device_result, fleet_plan."""
+import json
+
+import pytest
+
+from ansible_collections.hailo.services.plugins.plugin_utils.device_plan import DevicePlanError, device_plan
+from ansible_collections.hailo.services.plugins.plugin_utils.device_result import (
+    device_result,
+    outcome,
+    rollback_message,
+)
+from ansible_collections.hailo.services.plugins.plugin_utils.fleet import FleetError
+from ansible_collections.hailo.services.plugins.plugin_utils.fleet_plan import fleet_plan
+
+CATALOG = {
+    "hailo-ocr": {"port": 11436, "priority": 1},
+    "hailo-depth": {"port": 11436},
+    "hailo-face": {"port": 5002, "frozen": True},
+    "hailo-piper": {"port": 5002},
+}
+
+
+def found(port, active="active"):
+    return {"config_path": "/etc/hailo/x.yaml", "port": port, "json_path": "/etc/xdg/x/x.json",
+            "json_exists": False, "json_in_step": False, "error": None, "checksum": "c0ffee",
+            "unit": {"active": active, "checksum": "u1", "file_exists": True, "directives": None,
+                     "parse_error": None}}
+
+
+FACTS = {"services": {"hailo-ocr": found(11436), "hailo-depth": found(11436, active="failed"),
+                      "hailo-face": found(5002), "hailo-piper": found(5002, active="activating")},
+         "in_use": [11437]}
+
+
+def never(*_args):
+    raise AssertionError("nothing to render in edit mode with no unit settings")
+
+
+def test_a_device_on_its_own_gets_its_own_map_and_one_transaction():
+    plan = device_plan(FACTS, CATALOG, never, never, host="pi1", scope="host")
+    assert plan["port_plan"]["ports"] == {"hailo-ocr": 11436, "hailo-depth": 11438,
+                                          "hailo-face": 5002, "hailo-piper": 5003}
+    assert plan["table"][0].split() == ["SERVICE", "OLD", "NEW", "REASON"]
+    files = {entry["path"]: entry for entry in plan["actions"]["files"]}
+    assert [entry["port"] for entry in files.values()] == [11438, 5003] or len(files) == 1
+    assert plan["actions"]["restart"][:2] == ["hailo-depth", "hailo-piper"]
+    assert plan["actions"]["stop_first"] == ["hailo-piper"]
+    assert plan["refusal"] == "" and plan["config_changes"] == [] and plan["unit_refusals"] == []
+    assert {check["name"]: check["port"] for check in plan["health"]}["hailo-depth"] == 11436
+
+
+def test_the_fleet_map_is_cut_down_to_the_device():
+    fleet = {"plan": {"ports": {"hailo-ocr": 11436, "hailo-depth": 11440, "hailo-face": 5002, "hailo-piper": 5003},
+                      "changes": [], "restart_order": []}}
+    plan = device_plan(FACTS, CATALOG, never, never, host="pi1", fleet_plan=fleet)
+    assert plan["port_plan"]["ports"]["hailo-depth"] == 11440
+    assert plan["table"] == []  # the fleet play showed the fleet's map
+
+
+def test_units_and_template_configs_are_rendered_by_the_callers_functions():
+    rendered = []
+
+    def render_unit(body):
+        rendered.append(("unit", body))
+        return "# managed\n" + body
+
+    def render_config(name, data):
+        rendered.append(("config", name))
+        return "server:\n  port: %d\n" % data["server"]["port"]
+
+    catalog = dict(CATALOG, **{"hailo-piper": {"port": 5002, "config_mode": "template"}})
+    facts = {"services": {"hailo-piper": dict(found(5002), data={"server": {"host": "0.0.0.0", "port": 5002}},
+                                              unit=dict(found(5002)["unit"], directives=[["Service", "ExecStart", "/bin/x"]]))},
+             "in_use": []}
+    plan = device_plan(facts, catalog, render_unit, render_config, host="pi1", scope="host",
+                       unit_settings={"Service": {"MemoryMax": "1G"}}, reserved=[5002], json_readers=["hailo-piper"])
+    assert ("config", "hailo-piper") in rendered and rendered[0][0] == "unit"
+    kinds = {entry.get("kind"): entry for entry in plan["actions"]["files"]}
+    assert kinds["config"]["content"] == "server:\n  port: 5003\n"
+    assert json.loads(kinds["json"]["content"])["server"]["port"] == 5003
+    assert kinds["unit"]["content"].startswith("# managed\n")
+
+
+def test_a_refusal_names_the_device_and_the_force_variable():
+    catalog = dict(CATALOG, **{"hailo-piper": {"port": 5002, "config_mode": "template"}})
+    facts = {"services": {"hailo-piper": dict(found(5002), data={"server": {"host": "0.0.0.0", "port": 5002},
+                                                                 "tuned": {"x": 1}})}, "in_use": []}
+    plan = device_plan(facts, catalog, never, lambda name, data: "x\n", host="pi1", scope="host")
+    assert plan["refusal"].startswith("Switching pi1 to config_mode template would change hand-tuned values: ")
+    assert "reconcile_config_template_force=true" in plan["refusal"]
+    forced = device_plan(facts, catalog, never, lambda name, data: "x\n", host="pi1", scope="host", config_force=True)
+    assert forced["refusal"] == "" and forced["config_changes"] == plan["config_changes"]
+
+
+def test_drift_from_a_saved_plan_is_refused_naming_the_plan():
+    saved = {"format": "hailo.services/fleet-plan/v1", "fleet_map": {}, "changes": [], "restart_order": [],
+             "devices": {}}
+    with pytest.raises(DevicePlanError, match=r"pi1 drifted from the saved plan plans/p.json: pi1 is not in the plan"):
+        device_plan(FACTS, CATALOG, never, never, host="pi1", fleet_plan={"plan": {}, "saved": saved},
+                    plan_file="plans/p.json")
+
+
+def test_the_outcome_of_each_shape_of_result():
+    skipped = {"skipped": True, "changed": False}
+    assert outcome({"unreachable": True}, None, None, None, [], []) == "unreachable"
+    assert outcome({}, {"msg": "x"}, {"rolled_back": True}, skipped, [], []) == "rolled_back"
+    assert outcome({}, {"msg": "x"}, {"failed": True}, {"rollback": {}}, [], []) == "rolled_back"
+    assert outcome({}, {"msg": "x"}, skipped, skipped, [], []) == "failed"
+    assert outcome({}, None, {"written": ["/etc/x"]}, None, ["/etc/x"], []) == "changed"
+    assert outcome({}, None, skipped, None, [], []) == "ok"
+
+
+def test_the_record_reads_what_ran_and_says_what_would_restart_when_not_applying():
+    steps = [{"name": "hailo-piper", "from": 5002, "port": 5003}]
+    record = device_result(steps, {"restart": ["hailo-piper"]}, discovery={"last_revert": {"id": "c1"}},
+                           transaction={"skipped": True}, health={"services": {"hailo-piper": {"healthy": True}}},
+                           applying=False)
+    assert record == {"outcome": "changed", "message": "", "check_mode": True, "ports": steps,
+                      "restarted": ["hailo-piper"], "health": {"hailo-piper": {"healthy": True}},
+                      "found": {"id": "c1"}, "rollback": None}
+    failed = device_result(steps, {}, failure={"msg": "boom"}, transaction={"rolled_back": True, "rollback": {"restored": []},
+                                                                            "restarted": []}, cause="boom")
+    assert failed["outcome"] == "rolled_back" and failed["message"] == "boom"
+    assert failed["rollback"] == {"restored": []}
+
+
+def test_the_rollback_message_says_when_the_device_could_not_be_reached():
+    steps = [{"name": "hailo-piper", "from": 5002, "port": 5003, "was": "serving"}]
+    message = rollback_message("pi1", steps, "timed out", revert={"unreachable": True, "msg": "gone"},
+                               after={"skipped": True}, confirm_timeout=120)
+    assert message.startswith("Port rollout failed on pi1: timed out. The device could not be reached to roll it back")
+    assert "120 s after the change" in message
+
+
+def test_the_fleet_plan_merges_every_device_and_checks_the_batches():
+    facts = {"pi1": FACTS, "pi2": {"unreachable": True, "msg": "no route"}}
+    plan = fleet_plan(facts, CATALOG, ["pi1", "pi2"], serial="[1, 2]", reserved=[])
+    assert plan["serial"] == [1, 2] and plan["hosts_all"] == ["pi1", "pi2"]
+    assert list(plan["skipped"]) == ["pi2"]
+    assert plan["plan"]["ports"]["hailo-piper"] == 5003
+    assert plan["table"][0] == "Fleet map (1 device(s) discovered, skipped: pi2):"
+    assert {move["service"] for move in plan["source_moves"]} == {"hailo-depth", "hailo-piper"}
+    with pytest.raises(FleetError, match="reconcile_serial"):
+        fleet_plan(facts, CATALOG, ["pi1"], serial="[0]")
