@@ -107,9 +107,10 @@ step "antsibull-changelog release (version $version, in a throwaway copy)"
 ) || fail "antsibull-changelog release"
 [ -f "$copy/CHANGELOG.rst" ] || fail "antsibull-changelog release wrote no CHANGELOG.rst"
 
-# Every filter and module, by file name, as a "- name - short description" entry of the
+# Every filter (by its docs file: several filters share a .py, each documented beside it in
+# <filter>.yml) and module (by file name), as a "- name - short description" entry of the
 # release's section (the one headed v<version>, up to the next release's).
-"$bin/python" - "$copy/CHANGELOG.rst" "$version" plugins/filter/*.py plugins/modules/*.py <<'EOF' \
+"$bin/python" - "$copy/CHANGELOG.rst" "$version" plugins/filter/*.yml plugins/modules/*.py <<'EOF' \
   || fail "plugins missing from the $version release notes"
 import os
 import re
