@@ -51,7 +51,7 @@ class ActionModule(ControllerAction):
             return render("%s/%s.yaml.j2" % (args["config_template_dir"], kind),
                           {"_reconcile_config": data, "item": name})
 
-        return device_plan(
+        plan = device_plan(
             args["facts"], args["catalog"], render_unit, render_config, host=task_vars.get("inventory_hostname"),
             fleet_plan=args["fleet_plan"], scope=args["scope"], ranges=args["ranges"],
             reserved=args["reserved"], json_readers=args["json_readers"],
@@ -59,3 +59,4 @@ class ActionModule(ControllerAction):
             config_settings=args["config_settings"], config_mode=args["config_mode"],
             unit_dir=args["unit_dir"], config_force=args["config_force"], unit_force=args["unit_force"],
             plan_file=args["plan_file"])
+        return dict(plan, ansible_facts={"reconcile_port_plan": plan["port_plan"]})

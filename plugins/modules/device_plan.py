@@ -27,7 +27,9 @@ author:
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
+  - ansible.builtin.action_common_attributes.facts
   - hailo.services.controller
+  - hailo.services.controller.facts
 options:
   facts:
     description: The device's M(hailo.services.service_info) result.
@@ -121,6 +123,15 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+ansible_facts:
+  description: The device's port map, as the fact C(reconcile_port_plan) (the same as RV(port_plan)).
+  returned: success
+  type: complex
+  contains:
+    reconcile_port_plan:
+      description: The engine's output for this device.
+      type: dict
+      returned: success
 port_plan:
   description: The engine's output for this device (C(ports), C(changes), C(restart_order)).
   returned: success
