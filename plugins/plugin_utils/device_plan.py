@@ -104,7 +104,7 @@ def device_plan(facts, catalog, render_unit, render_config, host=None, fleet_pla
     config_data = device_config_data(discovered, catalog, port_plan, config_defaults, config_settings, config_mode)
     configs = dict((name, {"yaml": render_config(name, config_data[name]), "json": config_json(config_data[name])})
                    for name in sorted(config_data))
-    config_changes = device_config_changes(discovered, configs)
+    config_changes = device_config_changes(discovered, config_data)  # data against data, not text
 
     steps = rollout_steps(discovered, catalog, port_plan, json_readers or (), units, configs)
     actions = rollout_actions(steps, port_plan, discovered=discovered, units=units, configs=configs,

@@ -86,7 +86,12 @@ def test_a_refusal_names_the_device_and_the_force_variable():
     facts = {"services": {"hailo-piper": dict(found(5002), data={"server": {"host": "0.0.0.0", "port": 5002},
                                                                  "tuned": {"x": 1}})}, "in_use": []}
     plan = device_plan(facts, catalog, never, lambda name, data: "x\n", host="pi1", scope="host")
-    assert plan["refusal"].startswith("Switching pi1 to config_mode template would change hand-tuned values: ")
+    assert plan["config_changes"] == ["hailo-piper: tuned would be removed (now {x: 1})"]
+    assert plan["refusal"] == (
+        "Switching pi1 to config_mode template would change hand-tuned values: hailo-piper: tuned would be "
+        "removed (now {x: 1}). Nothing was changed. Put the values in the inventory (the catalog's settings or "
+        "reconcile_config_settings), or set reconcile_config_template_force=true to render anyway (check mode "
+        "with --diff shows each file's diff).")
     assert "reconcile_config_template_force=true" in plan["refusal"]
     forced = device_plan(facts, catalog, never, lambda name, data: "x\n", host="pi1", scope="host", config_force=True)
     assert forced["refusal"] == "" and forced["config_changes"] == plan["config_changes"]
