@@ -41,8 +41,9 @@ def test_a_device_on_its_own_gets_its_own_map_and_one_transaction():
     assert plan["port_plan"]["ports"] == {"hailo-ocr": 11436, "hailo-depth": 11438,
                                           "hailo-face": 5002, "hailo-piper": 5003}
     assert plan["table"][0].split() == ["SERVICE", "OLD", "NEW", "REASON"]
-    files = {entry["path"]: entry for entry in plan["actions"]["files"]}
-    assert [entry["port"] for entry in files.values()] == [11438, 5003] or len(files) == 1
+    # Edit mode: one entry per moved service, its new port and the checksum discovery saw.
+    assert plan["actions"]["files"] == [{"path": "/etc/hailo/x.yaml", "port": 11438, "expect": "c0ffee"},
+                                        {"path": "/etc/hailo/x.yaml", "port": 5003, "expect": "c0ffee"}]
     assert plan["actions"]["restart"][:2] == ["hailo-depth", "hailo-piper"]
     assert plan["actions"]["stop_first"] == ["hailo-piper"]
     assert plan["refusal"] == "" and plan["config_changes"] == [] and plan["unit_refusals"] == []
