@@ -1,16 +1,28 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to hailo.services
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The journal of a change to a device's service files, and its revert.
+"""The journal of a change to a device's service files, its revert, and the device's lease.
 
 A change (module ``port_transaction``) first saves the original bytes, mode and owner of every
 file it will write (by real path, so a symlinked config is restored behind its link), then
-writes. Until the controller confirms, a transient systemd timer on the device runs this very
-file as a script (``python3 revert.py <journal_dir> --timer``): it restores the journal when the
-confirmation is late, so a device whose controller or Wi-Fi dies mid-change returns to its old
-files and services by itself.
+writes. Until the controller confirms, two things on the device can restore the journal:
 
-Standard library only, no Ansible imports: the module writes this file next to the journal.
+* a transient systemd timer (``port-reconcile-revert-<id>.timer``) that runs
+  ``python3 <journal_dir>/revert.py <journal_dir> --timer`` when the confirmation is late, so a
+  device whose controller or Wi-Fi dies mid-change returns to its old files and services;
+* a persistent unit (``port-reconcile-boot.service``, ordered before ``sysinit.target`` and so
+  before every service) that runs ``revert.py <journal_dir> --boot`` early in boot: a transient
+  timer does not survive a power cut, and an unconfirmed change must not either. At boot only
+  files are restored; the services then start on their old files by themselves.
+
+No unit the collection creates is named ``hailo-*``: today's installs let the web portal's user
+start and stop any unit of that name with sudo.
+
+The lease (``lease.json``) names the run that is changing the device and when that claim
+expires, so that a second run neither plans from a change in flight nor reverts it.
+
+Standard library only, no Ansible imports: ``revert.py`` imports this file from a copy of the
+collection's module_utils that the module keeps inside the journal directory.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -29,10 +41,17 @@ import time
 
 JOURNAL = "journal.json"
 LAST_REVERT = "last-revert.json"
+LEASE = "lease.json"
 LOCK = "lock"
 SAVED = "saved"
 SCRIPT = "revert.py"
-TIMER_PREFIX = "hailo-services-revert"
+LIBRARY = "lib"
+TIMER_PREFIX = "port-reconcile-revert"
+# The timers of the first release; a journal it left is still disarmed by their names.
+LEGACY_TIMER_PREFIXES = ("hailo-services-revert",)
+BOOT_UNIT = "port-reconcile-boot.service"
+UNIT_DIR = "/etc/systemd/system"
+PACKAGE = "ansible_collections.hailo.services.plugins.module_utils"
 VERSION = 1
 
 
@@ -78,11 +97,98 @@ def write_atomic(path, data, mode=None, uid=None, gid=None):
             os.unlink(tmp)
 
 
-def lock(journal_dir):
-    """Take the journal's lock (blocking); close the returned descriptor to release it."""
-    fd = os.open(os.path.join(journal_dir, LOCK), os.O_RDWR | os.O_CREAT, 0o600)
-    fcntl.flock(fd, fcntl.LOCK_EX)
+def lock(journal_dir, wait=True):
+    """Take the journal's lock; close the returned descriptor to release it.
+
+    With ``wait=False`` return None at once when another process holds it.
+    """
+    fd = os.open(os.path.join(journal_dir, LOCK), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except (IOError, OSError) as err:
+        os.close(fd)
+        if err.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+            return None
+        raise
     return fd
+
+
+class LeaseHeld(Exception):
+    """Another run holds the device's lease; ``lease`` says which and until when."""
+
+    def __init__(self, lease):
+        Exception.__init__(self, describe_lease(lease))
+        self.lease = lease
+
+
+def describe_lease(lease):
+    """``run R (controller C) until 2026-12-05 18:40:00 UTC (in 120 s)``."""
+    expires = float(lease.get("expires") or 0)
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(expires))
+    left = int(expires - time.time())
+    when = ("in %d s" % left) if left >= 0 else ("%d s ago" % -left)
+    controller = (" (%s)" % lease["controller"]) if lease.get("controller") else ""
+    return "run %s%s until %s (%s)" % (lease.get("holder") or "?", controller, stamp, when)
+
+
+def read_lease(journal_dir):
+    """The device's lease, or None (none taken, or released)."""
+    return read_json(os.path.join(journal_dir, LEASE))
+
+
+def lease_alive(lease, now=None):
+    return bool(lease) and float(lease.get("expires") or 0) > (time.time() if now is None else now)
+
+
+def held_by_other(lease, holder, now=None):
+    """Whether ``lease`` is alive and belongs to a run other than ``holder``."""
+    return lease_alive(lease, now) and lease.get("holder") != holder
+
+
+def write_lease(journal_dir, holder, expires, controller=None):
+    lease = {"holder": holder, "expires": float(expires), "taken": time.time()}
+    if controller:
+        lease["controller"] = controller
+    write_json(os.path.join(journal_dir, LEASE), lease)
+    return lease
+
+
+def take_lease(journal_dir, holder, seconds, wait=0.0, controller=None, interval=1.0):
+    """Claim the device for run ``holder`` for ``seconds``; wait up to ``wait`` s for a live lease.
+
+    Takes the journal lock only briefly and never blocks on it longer than ``wait``: a change
+    in flight holds that lock for its whole length. Returns ``(lease, waited_seconds)``;
+    raises LeaseHeld when another run still holds the device at the end of the wait.
+    """
+    start = time.time()
+    while True:
+        fd = lock(journal_dir, wait=False)
+        lease = None
+        if fd is not None:
+            try:
+                lease = read_lease(journal_dir)
+                if not held_by_other(lease, holder):
+                    taken = write_lease(journal_dir, holder, time.time() + seconds, controller)
+                    return taken, round(time.time() - start, 1)
+            finally:
+                os.close(fd)
+        waited = time.time() - start
+        if waited >= wait:
+            if lease is None:  # the lock was busy all along: a change is in flight under it
+                lease = read_lease(journal_dir) or {"holder": "unknown (the journal lock is held)",
+                                                    "expires": time.time()}
+            raise LeaseHeld(lease)
+        time.sleep(min(interval, max(0.05, wait - waited)))
+
+
+def release_lease(journal_dir, holder):
+    """Drop the lease if ``holder`` holds it (call with the journal lock held); True if dropped."""
+    lease = read_lease(journal_dir)
+    if lease is None or lease.get("holder") != holder:
+        return False
+    os.unlink(os.path.join(journal_dir, LEASE))
+    fsync_dir(journal_dir)
+    return True
 
 
 def read_json(path):
@@ -163,16 +269,34 @@ def _systemctl(*args):
     return proc.returncode, proc.stdout.decode("utf-8", "replace").strip()
 
 
-def timer_unit(journal):
-    return "%s-%s" % (TIMER_PREFIX, journal["id"])
+def timer_unit(journal, prefix=TIMER_PREFIX):
+    return "%s-%s" % (prefix, journal["id"])
+
+
+def _timer_argv(journal_dir, python=None):
+    return [python or sys.executable, os.path.join(journal_dir, SCRIPT), journal_dir, "--timer"]
 
 
 def arm(journal_dir, journal, seconds, python=None):
     """Start a transient timer that runs the revert script after ``seconds`` unless disarmed."""
-    script = os.path.join(journal_dir, SCRIPT)
-    rc, out = _systemd_run(timer_unit(journal), seconds, [python or sys.executable, script, journal_dir, "--timer"])
+    rc, out = _systemd_run(timer_unit(journal), seconds, _timer_argv(journal_dir, python))
     if rc != 0:
         raise JournalError("cannot arm the revert timer: %s" % out)
+
+
+def rearm(journal_dir, journal, seconds):
+    """Replace the change's revert timer by one that fires ``seconds`` from now.
+
+    Once the change is applied the confirmation window starts: the device reverts
+    ``confirm_timeout`` seconds after that, not after the longest the change could have taken.
+    """
+    previous = _timer_units(journal)
+    journal["rearmed"] = journal.get("rearmed", 0) + 1
+    rc, out = _systemd_run("%s-%d" % (timer_unit(journal), journal["rearmed"]), seconds,
+                           _timer_argv(journal_dir))
+    if rc != 0:
+        raise JournalError("cannot arm the revert timer: %s" % out)
+    _systemctl("stop", "--", *[unit + ".timer" for unit in previous])
 
 
 def _systemd_run(unit, seconds, argv):
@@ -184,10 +308,17 @@ def _systemd_run(unit, seconds, argv):
     return proc.returncode, proc.stdout.decode("utf-8", "replace").strip()
 
 
+def _timer_units(journal):
+    units = []
+    for prefix in (TIMER_PREFIX,) + LEGACY_TIMER_PREFIXES:
+        base = timer_unit(journal, prefix)
+        units += [base] + ["%s-%d" % (base, n) for n in range(1, journal.get("rearmed", 0) + 1)]
+    return units
+
+
 def disarm(journal):
-    """Stop the change's revert timers (gone already is fine)."""
-    units = [timer_unit(journal)] + ["%s-%d" % (timer_unit(journal), n) for n in range(1, journal.get("rearmed", 0) + 1)]
-    _systemctl("stop", "--", *[unit + ".timer" for unit in units])
+    """Stop the change's revert timers, today's and the first release's names (gone already is fine)."""
+    _systemctl("stop", "--", *[unit + ".timer" for unit in _timer_units(journal)])
 
 
 def _restore(entry, journal_dir):
@@ -268,7 +399,7 @@ def timer_fired(journal_dir):
             # Still within the change's own time: the module extends confirm_by as it goes.
             journal["rearmed"] = journal.get("rearmed", 0) + 1
             rc, out = _systemd_run("%s-%d" % (timer_unit(journal), journal["rearmed"]), left,
-                                   [sys.executable, os.path.join(journal_dir, SCRIPT), journal_dir, "--timer"])
+                                   _timer_argv(journal_dir))
             save(journal_dir, journal)
             return 0 if rc == 0 else 1
         revert(journal_dir, journal, "not confirmed within %d s" % int(journal.get("confirm_timeout") or 0))
@@ -277,11 +408,181 @@ def timer_fired(journal_dir):
         os.close(fd)
 
 
+def boot_revert(journal_dir):
+    """Entry point of the boot unit: restore an unconfirmed change's files before any service starts.
+
+    Files only: no service is started or stopped this early; they start on their restored
+    files by themselves. A file that cannot be restored leaves the journal (stage
+    ``revert_failed``) for the next run to report, and the remaining files are still restored.
+    """
+    fd = lock(journal_dir)
+    try:
+        journal = load(journal_dir)
+        if journal is None or journal.get("stage") == "revert_failed":
+            return 0
+        report = {"id": journal.get("id"), "stage": journal.get("stage"), "started": journal.get("started"),
+                  "reason": "the device restarted (power loss or reboot) before the change was confirmed; "
+                            "reverted at boot, before the services started",
+                  "restored": [], "errors": [], "restarted": [], "stopped": [], "at_boot": True}
+        for entry in journal.get("files") or []:
+            try:
+                if _restore(entry, journal_dir):
+                    report["restored"].append(entry["path"])
+            except (IOError, OSError, ValueError, KeyError) as err:
+                report["errors"].append("%s: %s" % (entry.get("path"), getattr(err, "strerror", None) or err))
+        if journal.get("units_changed") and report["restored"]:
+            # systemd read the units before this ran: have it read the restored ones.
+            rc, out = _systemctl("daemon-reload")
+            if rc != 0:
+                report["errors"].append("systemctl daemon-reload: %s" % out)
+        report["reverted"] = time.time()
+        write_json(os.path.join(journal_dir, LAST_REVERT), report)
+        if report["errors"]:
+            journal["stage"] = "revert_failed"
+            journal["revert_errors"] = report["errors"]
+            save(journal_dir, journal)
+        else:
+            finish(journal_dir)
+        return 1 if report["errors"] else 0
+    finally:
+        os.close(fd)
+
+
+# ---------------------------------------------------------------------------- on the device
+# What the module installs: a copy of the collection's module_utils inside the journal
+# directory (root's, mode 0700), a launcher script for the timers and the boot unit, and the
+# boot unit itself.
+
+LAUNCHER = """#!%(python)s
+# Installed by hailo.services (module port_transaction). Reverts an unconfirmed port change:
+#   revert.py JOURNAL_DIR --timer   the change's revert timer fired
+#   revert.py JOURNAL_DIR --boot    early in boot, before any service starts (files only)
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), %(library)r))
+from ansible_collections.hailo.services.plugins.module_utils import transaction
+
+sys.exit(transaction.main())
+"""
+
+
+def boot_unit_text(journal_dir, python):
+    """The persistent unit that reverts a leftover journal at boot, before ``sysinit.target``."""
+    script = os.path.join(journal_dir, SCRIPT)
+    return (
+        "# Installed by hailo.services (module port_transaction); remove with playbooks/remove.yml.\n"
+        "# At boot, before any service starts, restore the files of a port change that was never\n"
+        "# confirmed (the power was cut or the device rebooted mid-change).\n"
+        "[Unit]\n"
+        "Description=hailo.services: revert an unconfirmed port change at boot\n"
+        "DefaultDependencies=no\n"
+        "After=local-fs.target\n"
+        "Before=sysinit.target shutdown.target\n"
+        "Conflicts=shutdown.target\n"
+        "RequiresMountsFor=%(dir)s /etc\n"
+        "ConditionPathExists=%(journal)s\n"
+        "\n"
+        "[Service]\n"
+        "Type=oneshot\n"
+        "ExecStart=%(python)s %(script)s %(dir)s --boot\n"
+        "\n"
+        "[Install]\n"
+        "WantedBy=sysinit.target\n"
+    ) % {"dir": journal_dir, "journal": os.path.join(journal_dir, JOURNAL), "python": python,
+         "script": script}
+
+
+def _read_if_exists(path):
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except (IOError, OSError):
+        return None
+
+
+def install(journal_dir, sources, python=None, unit_dir=UNIT_DIR):
+    """Put the revert script and the boot unit on the device; return True if the unit changed.
+
+    ``sources``: ``{module_name: source_text}`` of the module_utils the revert needs (the
+    module passes the ones it imported). Files that are already as wanted are left alone.
+    """
+    python = python or sys.executable
+    package_dir = os.path.join(journal_dir, LIBRARY, *PACKAGE.split("."))
+    parts = [journal_dir, LIBRARY] + PACKAGE.split(".")
+    for depth in range(2, len(parts) + 1):
+        directory = os.path.join(*parts[:depth])
+        if not os.path.isdir(directory):
+            os.mkdir(directory, 0o700)
+        if depth > 2:
+            init = os.path.join(directory, "__init__.py")
+            if not os.path.exists(init):
+                write_atomic(init, b"", mode=0o600, uid=0, gid=0)
+    for name, text in sorted(sources.items()):
+        path = os.path.join(package_dir, name + ".py")
+        data = text.encode("utf-8")
+        if _read_if_exists(path) != data:
+            write_atomic(path, data, mode=0o600, uid=0, gid=0)
+    launcher = (LAUNCHER % {"python": python, "library": LIBRARY}).encode("utf-8")
+    script = os.path.join(journal_dir, SCRIPT)
+    if _read_if_exists(script) != launcher:
+        write_atomic(script, launcher, mode=0o700, uid=0, gid=0)
+    unit_path = os.path.join(unit_dir, BOOT_UNIT)
+    unit = boot_unit_text(journal_dir, python).encode("utf-8")
+    changed = _read_if_exists(unit_path) != unit
+    if changed:
+        write_atomic(unit_path, unit, mode=0o644, uid=0, gid=0)
+        _systemctl("daemon-reload")
+    if changed or not os.path.exists(os.path.join(unit_dir, "sysinit.target.wants", BOOT_UNIT)):
+        rc, out = _systemctl("enable", BOOT_UNIT)
+        if rc != 0:
+            raise JournalError("cannot enable %s: %s" % (BOOT_UNIT, out))
+    return changed
+
+
+def uninstall(journal_dir, unit_dir=UNIT_DIR):
+    """Remove what :func:`install` and the changes left: the boot unit and the journal directory.
+
+    Refuses (JournalError) while a change is unconfirmed or a lease is alive. Returns the paths
+    removed.
+    """
+    removed = []
+    if os.path.isdir(journal_dir):
+        fd = lock(journal_dir)
+        try:
+            journal = load(journal_dir)
+            if journal is not None:
+                raise JournalError("change %s (stage %s) is not confirmed yet: revert it first (state=reverted)"
+                                   % (journal.get("id"), journal.get("stage")))
+            lease = read_lease(journal_dir)
+            if lease_alive(lease):
+                raise JournalError("the device is held by %s" % describe_lease(lease))
+        finally:
+            os.close(fd)
+    unit_path = os.path.join(unit_dir, BOOT_UNIT)
+    if os.path.lexists(unit_path) or os.path.lexists(os.path.join(unit_dir, "sysinit.target.wants", BOOT_UNIT)):
+        _systemctl("disable", BOOT_UNIT)
+        for path in (os.path.join(unit_dir, "sysinit.target.wants", BOOT_UNIT), unit_path):
+            if os.path.lexists(path):
+                os.unlink(path)
+                removed.append(path)
+        _systemctl("daemon-reload")
+    if os.path.isdir(journal_dir):
+        shutil.rmtree(journal_dir)
+        removed.append(journal_dir)
+    return removed
+
+
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
-    if len(argv) != 2 or argv[1] != "--timer":
-        sys.stderr.write("usage: %s JOURNAL_DIR --timer\n" % os.path.basename(sys.argv[0]))
+    if len(argv) != 2 or argv[1] not in ("--timer", "--boot"):
+        sys.stderr.write("usage: %s JOURNAL_DIR --timer|--boot\n" % os.path.basename(sys.argv[0]))
         return 2
+    if not os.path.isabs(argv[0]):
+        sys.stderr.write("JOURNAL_DIR must be absolute: %s\n" % argv[0])
+        return 2
+    if argv[1] == "--boot":
+        return boot_revert(argv[0])
     return timer_fired(argv[0])
 
 

@@ -24,9 +24,22 @@ description:
     6. health-checks the services under one absolute deadline (O(health_timeout))."
   - On any failure it restores the journal, restarts what ran before, stops what did not, and
     fails saying what runs where (RV(after)).
-  - O(state=confirmed) disarms the timer and removes the journal of change O(id).
+  - "Power loss: the first change installs a persistent unit, C(port-reconcile-boot.service),
+    ordered before C(sysinit.target) and so before every service. At boot it restores the files
+    of a change that was never confirmed (files only; the services then start on their old
+    files), so an unconfirmed change never survives a reboot. The revert timers are named
+    C(port-reconcile-revert-<id>); no unit this module creates starts with C(hailo-)."
+  - "One rollout per device: with O(lease_holder) the change runs only while no other run holds
+    the device's lease (taken by M(hailo.services.service_info) at discovery); it extends the
+    lease over the change and releases it when the change needs no confirmation, failed, or
+    (O(state=confirmed)) is confirmed."
+  - O(state=confirmed) disarms the timer and removes the journal of change O(id); any other id
+    fails.
   - O(state=reverted) restores the journal now, if there is one (a change left by a run that
-    died).
+    died), unless another run's lease is alive or it is not change O(id).
+  - O(state=released) drops the lease of O(lease_holder). O(state=absent) removes everything the
+    module installed on the device (the boot unit and O(journal_dir)); it refuses while a change
+    is unconfirmed or a lease is alive.
   - A file that is not as discovered (O(files[].expect)) is refused before anything is written.
   - With nothing to write and nothing to restart it only checks health; no journal is made.
 author:
@@ -35,15 +48,30 @@ options:
   state:
     description: What to do.
     type: str
-    choices: [applied, confirmed, reverted]
+    choices: [applied, confirmed, reverted, released, absent]
     default: applied
   journal_dir:
     description: Where the journal, the saved originals and the revert script are kept.
     type: path
     default: /var/lib/hailo-services/transaction
   id:
-    description: The change to confirm (RV(id) of the O(state=applied) run).
+    description:
+      - The change to confirm (RV(id) of the O(state=applied) run); required with O(state=confirmed).
+      - With O(state=reverted), revert only this change.
     type: str
+  unit_dir:
+    description: Where the boot unit (C(port-reconcile-boot.service)) is installed.
+    type: path
+    default: /etc/systemd/system
+  lease_holder:
+    description:
+      - The run that holds the device's lease (the C(reconcile) role names each run). A change,
+        a confirmation or a revert is refused while another run's lease is alive.
+    type: str
+  lease_seconds:
+    description: With O(lease_holder), the lease lasts at least this long after the change begins.
+    type: int
+    default: 900
   files:
     description:
       - The files to write. Each is either an edit of the YAML's C(server.port) (O(files[].port),
@@ -211,6 +239,15 @@ rollback:
   description: What the rollback restored, restarted and stopped, and any file it could not restore.
   returned: when rolled back or O(state=reverted)
   type: dict
+lease_released:
+  description: Whether this call released the lease of O(lease_holder).
+  returned: always
+  type: bool
+removed:
+  description: With O(state=absent), the paths removed.
+  returned: with O(state=absent)
+  type: list
+  elements: str
 after:
   description:
     - What runs where after a rollback, in M(hailo.services.service_info)'s shape
@@ -223,6 +260,7 @@ import hashlib
 import inspect
 import json
 import os
+import sys
 import tempfile
 import time
 
@@ -420,7 +458,7 @@ def apply_change(module, params, writes, invocation):
     units_changed = any(write["kind"] == "unit" for write in writes)
     change_id = "%d-%s" % (int(time.time()), hashlib.sha1(os.urandom(16)).hexdigest()[:6])
     now = time.time()
-    meta = dict(restart=params["restart"], stop_first=params["stop_first"],
+    meta = dict(holder=params["lease_holder"], restart=params["restart"], stop_first=params["stop_first"],
                 rollback_restart=params["rollback_restart"], rollback_stop=params["rollback_stop"],
                 units_changed=units_changed, confirm_timeout=params["confirm_timeout"],
                 confirm_by=now + params["transaction_timeout"] + params["confirm_timeout"])
@@ -466,11 +504,15 @@ def apply_change(module, params, writes, invocation):
         message = failure_message(report)
         if message:
             raise ChangeFailed(message)
+        if params["confirm_timeout"] > 0:
+            # The confirmation window starts now: the device reverts confirm_timeout s from here.
+            transaction.rearm(journal_dir, change.journal, params["confirm_timeout"])
         change.stage("applied", confirm_by=time.time() + params["confirm_timeout"])
     except Exception as err:  # any failure, expected or not, must leave the device as it was
         rollback = transaction.revert(journal_dir, change.journal, str(err))
         transaction.disarm(change.journal)
         transaction.forget_last_revert(journal_dir)  # the controller hears it now
+        result["lease_released"] = _release(params)
         rollback_health = check_services(params["rollback_health"], host=params["health_host"],
                                          timeout=params["health_timeout"])
         module.fail_json(msg=str(err), rolled_back=True, rollback=rollback, rollback_health=rollback_health,
@@ -479,7 +521,26 @@ def apply_change(module, params, writes, invocation):
         result["confirm_by"] = change.journal["confirm_by"]
     else:
         transaction.finish(journal_dir)
+        result["lease_released"] = _release(params)
     return result
+
+
+def _release(params):
+    """Drop this run's lease (call with the journal lock held)."""
+    return bool(params["lease_holder"]) and transaction.release_lease(params["journal_dir"], params["lease_holder"])
+
+
+def _claim(module, params, invocation):
+    """Refuse while another run's lease is alive; else extend ours over the change (lock held)."""
+    lease = transaction.read_lease(params["journal_dir"])
+    if transaction.held_by_other(lease, params["lease_holder"]):
+        module.fail_json(msg="another rollout holds this device: %s; nothing was changed"
+                         % transaction.describe_lease(lease), lease=lease, written=[], restarted=[],
+                         lease_released=False, invocation=invocation)
+    if params["lease_holder"]:
+        until = time.time() + max(params["lease_seconds"], params["transaction_timeout"] + params["confirm_timeout"] + 60)
+        expires = max(until, float((lease or {}).get("expires") or 0) if (lease or {}).get("holder") == params["lease_holder"] else 0)
+        transaction.write_lease(params["journal_dir"], params["lease_holder"], expires, (lease or {}).get("controller"))
 
 
 def _backup(path, data, keep):
@@ -501,7 +562,7 @@ def main():
     service_list = dict(type="list", elements="str", default=[])
     module = AnsibleModule(
         argument_spec=dict(
-            state=dict(type="str", choices=["applied", "confirmed", "reverted"], default="applied"),
+            state=dict(type="str", choices=["applied", "confirmed", "reverted", "released", "absent"], default="applied"),
             journal_dir=dict(type="path", default="/var/lib/hailo-services/transaction"),
             id=dict(type="str"),
             files=dict(type="list", elements="dict", default=[], options=dict(
@@ -525,8 +586,11 @@ def main():
             backup=dict(type="bool", default=False),
             backup_keep=dict(type="int", default=3),
             reason=dict(type="str", default="reverted by the controller"),
+            unit_dir=dict(type="path", default="/etc/systemd/system"),
+            lease_holder=dict(type="str"),
+            lease_seconds=dict(type="int", default=900),
         ),
-        required_if=[("state", "confirmed", ["id"])],
+        required_if=[("state", "confirmed", ["id"]), ("state", "released", ["lease_holder"])],
         supports_check_mode=True,
         no_log=True,  # the device's journal must not log rendered configs (the result says what was done)
     )
@@ -542,37 +606,28 @@ def main():
     if params["backup_keep"] < 1:
         module.fail_json(msg="backup_keep must be at least 1, got %d" % params["backup_keep"], invocation=invocation)
 
+    if params["state"] == "absent":
+        if module.check_mode:
+            module.exit_json(changed=os.path.isdir(journal_dir), removed=[], lease_released=False,
+                             invocation=invocation)
+        try:
+            removed = transaction.uninstall(journal_dir, unit_dir=params["unit_dir"])
+        except (transaction.JournalError, IOError, OSError) as err:
+            module.fail_json(msg="cannot remove what hailo.services installed: %s" % err, invocation=invocation)
+        module.exit_json(changed=bool(removed), removed=removed, lease_released=False, invocation=invocation)
+
     if params["state"] != "applied":
         if not os.path.isdir(journal_dir):
-            module.exit_json(changed=False, msg="no change on the device", invocation=invocation)
+            if params["state"] == "confirmed":
+                module.fail_json(msg="change %s is not pending: the device holds no change" % params["id"],
+                                 lease_released=False, invocation=invocation)
+            module.exit_json(changed=False, msg="no change on the device", lease_released=False,
+                             invocation=invocation)
         fd = transaction.lock(journal_dir)
         try:
-            journal = transaction.load(journal_dir)
-            if params["state"] == "confirmed":
-                if journal is None or journal.get("id") != params["id"]:
-                    gone = transaction.last_revert(journal_dir) or {}
-                    if gone.get("id") == params["id"]:
-                        module.fail_json(msg="change %s was reverted by the device before it was confirmed (%s)"
-                                         % (params["id"], gone.get("reason")), rollback=gone, invocation=invocation)
-                    module.exit_json(changed=False, msg="change %s is not pending" % params["id"],
-                                     invocation=invocation)
-                if module.check_mode:
-                    module.exit_json(changed=True, invocation=invocation)
-                transaction.disarm(journal)
-                transaction.finish(journal_dir)
-                module.exit_json(changed=True, msg="change %s confirmed" % params["id"], invocation=invocation)
-            if journal is None:
-                module.exit_json(changed=False, msg="no unfinished change on the device", invocation=invocation)
-            if module.check_mode:
-                module.exit_json(changed=True, msg="would revert change %s" % journal.get("id"), invocation=invocation)
-            transaction.disarm(journal)
-            rollback = transaction.revert(journal_dir, journal, params["reason"])
-            transaction.forget_last_revert(journal_dir)
-            module.exit_json(changed=True, rollback=rollback, msg="reverted change %s (%s)" % (
-                journal.get("id"), journal.get("stage")), invocation=invocation)
+            _settle(module, params, invocation)
         finally:
             os.close(fd)
-
     try:
         writes = plan_files(module, params["files"])
     except ChangeFailed as err:
@@ -591,23 +646,31 @@ def main():
     if result["changed"] and not os.path.isdir(journal_dir):
         os.makedirs(journal_dir, 0o700)
     fd = transaction.lock(journal_dir) if os.path.isdir(journal_dir) else None
+    result["lease_released"] = False
     try:
         if fd is not None:
             leftover = transaction.load(journal_dir)
             if leftover is not None:
                 module.fail_json(msg="an unfinished change (%s, stage %s) is on the device; revert it first "
                                  "(state=reverted)" % (leftover.get("id"), leftover.get("stage")),
-                                 invocation=invocation)
+                                 invocation=invocation, **result)
+            _claim(module, params, invocation)
             found = transaction.last_revert(journal_dir)
             if found is not None:
                 result["found"] = found
                 transaction.forget_last_revert(journal_dir)
         if result["changed"]:
-            _install_script(journal_dir)
+            try:
+                transaction.install(journal_dir, _revert_sources(), unit_dir=params["unit_dir"])
+            except (transaction.JournalError, IOError, OSError) as err:
+                module.fail_json(msg="cannot install the revert on the device, nothing was changed: %s" % err,
+                                 invocation=invocation, **result)
             result.update(apply_change(module, params, writes, invocation))
         else:
             report = check_services(params["health"], host=params["health_host"], timeout=params["health_timeout"])
             result["health"] = report
+            if fd is not None:
+                result["lease_released"] = _release(params)
             message = failure_message(report)
             if message:
                 module.fail_json(msg=message, invocation=invocation, **result)
@@ -617,10 +680,58 @@ def main():
     module.exit_json(invocation=invocation, **result)
 
 
-def _install_script(journal_dir):
-    """The revert timer runs module_utils/transaction.py as a script: put its source on the device."""
-    source = inspect.getsource(transaction).encode("utf-8")
-    transaction.write_atomic(os.path.join(journal_dir, transaction.SCRIPT), source, mode=0o700, uid=0, gid=0)
+def _settle(module, params, invocation):
+    """O(state=confirmed), O(state=reverted) or O(state=released), with the journal lock held."""
+    journal_dir = params["journal_dir"]
+    journal = transaction.load(journal_dir)
+    lease = transaction.read_lease(journal_dir)
+    if params["state"] == "released":
+        released = False if module.check_mode else _release(params)
+        module.exit_json(changed=released, lease_released=released, invocation=invocation)
+    if params["state"] == "confirmed":
+        if journal is None or journal.get("id") != params["id"]:
+            gone = transaction.last_revert(journal_dir) or {}
+            if gone.get("id") == params["id"]:
+                module.fail_json(msg="change %s was reverted by the device before it was confirmed (%s)"
+                                 % (params["id"], gone.get("reason")), rollback=gone, lease_released=False,
+                                 invocation=invocation)
+            pending = ("the pending change is %s" % journal.get("id")) if journal else "no change is pending"
+            module.fail_json(msg="change %s is not this device's pending change (%s); nothing was confirmed"
+                             % (params["id"], pending), lease_released=False, invocation=invocation)
+        if module.check_mode:
+            module.exit_json(changed=True, lease_released=False, invocation=invocation)
+        transaction.disarm(journal)
+        transaction.finish(journal_dir)
+        module.exit_json(changed=True, msg="change %s confirmed" % params["id"], lease_released=_release(params),
+                         invocation=invocation)
+    if journal is None:
+        module.exit_json(changed=False, msg="no unfinished change on the device", lease_released=False,
+                         invocation=invocation)
+    if params["id"] is not None and journal.get("id") != params["id"]:
+        module.fail_json(msg="change %s is not this device's pending change (%s); nothing was reverted"
+                         % (params["id"], journal.get("id")), lease_released=False, invocation=invocation)
+    if params["id"] is None and transaction.held_by_other(lease, params["lease_holder"]):
+        module.fail_json(msg="change %s is in flight: %s holds the device; nothing was reverted"
+                         % (journal.get("id"), transaction.describe_lease(lease)), lease=lease,
+                         lease_released=False, invocation=invocation)
+    if module.check_mode:
+        module.exit_json(changed=True, msg="would revert change %s" % journal.get("id"), lease_released=False,
+                         invocation=invocation)
+    transaction.disarm(journal)
+    rollback = transaction.revert(journal_dir, journal, params["reason"])
+    transaction.forget_last_revert(journal_dir)
+    module.exit_json(changed=True, rollback=rollback, lease_released=False,
+                     msg="reverted change %s (%s)" % (journal.get("id"), journal.get("stage")), invocation=invocation)
+
+
+def _revert_sources():
+    """The source of every module_utils this module loaded: the revert runs them on the device."""
+    prefix = transaction.PACKAGE + "."
+    sources = {}
+    for name, loaded in list(sys.modules.items()):
+        if name.startswith(prefix) and loaded is not None and "." not in name[len(prefix):]:
+            sources[name[len(prefix):]] = inspect.getsource(loaded)
+    return sources
 
 
 if __name__ == "__main__":

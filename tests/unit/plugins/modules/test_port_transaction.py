@@ -84,6 +84,7 @@ def device(tmp_path):
         (bindir / name).write_text(text)
         (bindir / name).chmod(0o755)
     (tmp_path / "etc-hailo").mkdir()
+    (tmp_path / "units").mkdir()
     (tmp_path / "xdg" / "hailo-depth").mkdir(parents=True)
     (tmp_path / "etc-hailo" / "hailo-depth.yaml").write_bytes(DEPTH)
     (tmp_path / "xdg" / "hailo-depth" / "hailo-depth.json").write_bytes(DEPTH_JSON)
@@ -93,6 +94,7 @@ def device(tmp_path):
 def run(device, args, check_mode=False, diff=False, fail_restart=""):
     payload = dict(args)
     payload.setdefault("journal_dir", str(device / "journal"))
+    payload.setdefault("unit_dir", str(device / "units"))
     payload["_ansible_check_mode"] = check_mode
     payload["_ansible_diff"] = diff
     args_file = device / "args.json"
@@ -204,7 +206,10 @@ def test_an_unconfirmed_change_is_reverted_by_the_timer_script(device, server):
     result = run(device, move_depth(device, 11439, server, confirm_timeout=30))
     assert not result.get("failed"), result
     journal_dir = device / "journal"
-    assert any(line.startswith("systemd-run --unit=hailo-services-revert-%s " % result["id"])
+    # Armed for the whole change, then re-armed for the confirmation window once applied.
+    assert any(line.startswith("systemd-run --unit=port-reconcile-revert-%s " % result["id"])
+               for line in calls(device)), calls(device)
+    assert any(line.startswith("systemd-run --unit=port-reconcile-revert-%s-1 --on-active=30s" % result["id"])
                for line in calls(device)), calls(device)
     journal = json.loads((journal_dir / "journal.json").read_text())
     assert journal["stage"] == "applied"
@@ -232,11 +237,15 @@ def test_a_timer_that_fires_early_rearms(device, server):
     subprocess.run([sys.executable, str(journal_dir / "revert.py"), str(journal_dir), "--timer"], env=env,
                    check=True, timeout=30)
     assert b"port: 11439" in (device / "etc-hailo" / "hailo-depth.yaml").read_bytes()
-    assert calls(device)[-1].startswith("systemd-run --unit=hailo-services-revert-%s-1 " % result["id"])
+    assert calls(device)[-1].startswith("systemd-run --unit=port-reconcile-revert-%s-2 " % result["id"])
     confirmed = run(device, {"state": "confirmed", "id": result["id"]})
     assert confirmed["changed"]
-    assert "systemctl stop -- hailo-services-revert-%s.timer hailo-services-revert-%s-1.timer" % (
-        result["id"], result["id"]) in calls(device)
+    # Every timer of the change is stopped, under today's names and the first release's.
+    stop = [line for line in calls(device) if line.startswith("systemctl stop -- port-reconcile-revert-%s.timer"
+                                                                % result["id"])][-1].split()
+    for prefix in ("port-reconcile-revert", "hailo-services-revert"):
+        for suffix in ("", "-1", "-2"):
+            assert "%s-%s%s.timer" % (prefix, result["id"], suffix) in stop
     assert not (journal_dir / "journal.json").exists()
 
 
