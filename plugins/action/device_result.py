@@ -20,6 +20,7 @@ ARGUMENT_SPEC = {
     "cause": {"type": "str"},
     "applying": {"type": "bool", "default": True},
     "confirm_timeout": {"type": "int"},
+    "transaction_timeout": {"type": "int"},
 }
 
 
@@ -35,5 +36,6 @@ class ActionModule(ControllerAction):
             applying=args["applying"], check_mode=bool(task_vars.get("ansible_check_mode")))
         message = rollback_message(
             task_vars.get("inventory_hostname"), args["steps"], args["cause"], transaction=args["transaction"],
-            revert=args["revert"], after=args["after"], confirm_timeout=args["confirm_timeout"])
+            revert=args["revert"], after=args["after"], confirm_timeout=args["confirm_timeout"],
+            transaction_timeout=args["transaction_timeout"])
         return {"message": message, "ansible_facts": {"reconcile_result": record}}

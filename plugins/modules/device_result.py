@@ -65,6 +65,9 @@ options:
   confirm_timeout:
     description: The seconds after which the device reverts an unconfirmed change, for the message.
     type: int
+  transaction_timeout:
+    description: The longest a change may take; with O(confirm_timeout), when the device reverts a change that never answered.
+    type: int
 seealso:
   - module: hailo.services.device_plan
   - module: hailo.services.port_transaction

@@ -83,6 +83,25 @@ options:
         With it, RV(journal) and RV(last_revert) report a change a dead run left behind and a
         revert the device made by itself.
     type: path
+  lease_holder:
+    description:
+      - Claim the device for this run before discovering it (needs O(journal_dir)): a run that
+        will change the device takes its lease here, so that no other run plans from, or
+        reverts, a change in flight. M(hailo.services.port_transaction) releases it.
+      - While another run's lease is alive the module waits up to O(lease_wait) seconds, then
+        fails naming the holder and the expiry. Ignored in check mode (nothing is written).
+    type: str
+  lease_seconds:
+    description: How long the lease lasts unless released (a run that dies holds the device until then).
+    type: int
+    default: 900
+  lease_wait:
+    description: How long to wait for another run's lease before failing.
+    type: float
+    default: 60
+  lease_controller:
+    description: Who runs the rollout (user@host), named to a second run that finds the lease.
+    type: str
 attributes:
   check_mode:
     support: full
@@ -126,6 +145,12 @@ journal:
     - The change left unconfirmed on the device (its run died, or the device is waiting for
       the confirmation), or null. C(id), C(stage) (the last step it reached), C(started) (epoch
       seconds) and C(files) (the real paths it journaled).
+  returned: when O(journal_dir) is set
+  type: dict
+lease:
+  description:
+    - The device's lease after discovery (C(holder), C(expires) epoch seconds, C(controller)),
+      or null; with O(lease_holder), RV(lease.waited) says how long this run waited for it.
   returned: when O(journal_dir) is set
   type: dict
 last_revert:
@@ -553,11 +578,17 @@ def main():
             owned_marker=dict(type="str", default="Owned by hailo.services (config_mode template)"),
             return_data=dict(type="bool", default=False),
             journal_dir=dict(type="path"),
+            lease_holder=dict(type="str"),
+            lease_seconds=dict(type="int", default=900),
+            lease_wait=dict(type="float", default=60),
+            lease_controller=dict(type="str"),
         ),
+        required_by={"lease_holder": ["journal_dir"]},
         supports_check_mode=True,
     )
     if not HAS_YAML:
         module.fail_json(msg=missing_required_lib("PyYAML (python3-yaml)"), exception=YAML_IMPORT_ERROR)
+    lease = _take_lease(module) if module.params["lease_holder"] and not module.check_mode else None
     config_dir = module.params["config_dir"]
     json_dir = module.params["json_dir"]
     unit_dir = module.params["unit_dir"]
@@ -620,8 +651,34 @@ def main():
             (key, journal.get(key)) for key in ("id", "stage", "started", "revert_errors"))
         if journal is not None:
             extra["journal"]["files"] = [entry.get("path") for entry in journal.get("files") or ()]
+        extra["lease"] = lease or (_read_lease(module) if os.path.isdir(module.params["journal_dir"]) else None)
     module.exit_json(changed=False, services=services, listeners=listeners, in_use=in_use,
                      port_owners=port_owners, systemctl_error=systemctl_error, **extra)
+
+
+def _read_lease(module):
+    try:
+        return transaction.read_lease(module.params["journal_dir"])
+    except transaction.JournalError as err:
+        module.fail_json(msg=str(err))
+
+
+def _take_lease(module):
+    """Claim the device for this run, waiting a bounded time for another run's claim to end."""
+    params = module.params
+    journal_dir = params["journal_dir"]
+    try:
+        if not os.path.isdir(journal_dir):
+            os.makedirs(journal_dir, 0o700)
+        lease, waited = transaction.take_lease(journal_dir, params["lease_holder"], params["lease_seconds"],
+                                               wait=params["lease_wait"], controller=params["lease_controller"])
+    except transaction.LeaseHeld as held:
+        module.fail_json(msg="another rollout holds this device: %s; waited %d s (lease_wait). Nothing was "
+                         "planned or changed; run again when it has ended." % (held, params["lease_wait"]),
+                         lease=held.lease, lease_held=True)
+    except (transaction.JournalError, IOError, OSError) as err:
+        module.fail_json(msg="cannot take the device's lease in %s: %s" % (journal_dir, err))
+    return dict(lease, waited=waited)
 
 
 if __name__ == "__main__":

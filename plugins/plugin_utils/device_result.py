@@ -53,7 +53,8 @@ def device_result(steps, actions, discovery=None, failure=None, transaction=None
     }
 
 
-def rollback_message(host, steps, cause, transaction=None, revert=None, after=None, confirm_timeout=None):
+def rollback_message(host, steps, cause, transaction=None, revert=None, after=None, confirm_timeout=None,
+                     transaction_timeout=None):
     """The failure message of a device whose change failed: what failed, whether and how it was
     rolled back, and what runs where now."""
     done, reverted = _ran(transaction), _ran(revert)
@@ -62,4 +63,5 @@ def rollback_message(host, steps, cause, transaction=None, revert=None, after=No
         steps or [], facts, host=host, cause=cause, rollback=done.get("rollback") or reverted.get("rollback"),
         rollback_health=done.get("rollback_health"), unreachable=bool(reverted.get("unreachable")),
         revert_error=reverted.get("msg") if reverted.get("failed") else None,
-        confirm_timeout=confirm_timeout)["message"]
+        confirm_timeout=confirm_timeout, transaction_timeout=transaction_timeout,
+        confirm_by=done.get("confirm_by"))["message"]

@@ -11,6 +11,7 @@ that nothing is sent to a device that would not change it.
 from __future__ import annotations
 
 import hashlib
+import time
 
 from ansible_collections.hailo.services.plugins.plugin_utils.catalog import KEYS, value_problem
 
@@ -245,7 +246,8 @@ def transaction_files(steps, discovered, units=None, configs=None, unit_dir="/et
 
 
 def rollback_report(steps, facts, host=None, cause=None, rollback=None, rollback_health=None,
-                    unreachable=False, confirm_timeout=None, revert_error=None):
+                    unreachable=False, confirm_timeout=None, revert_error=None, transaction_timeout=None,
+                    confirm_by=None):
     """What runs where after a rollback, from a fresh ``service_info`` result.
 
     Returns ``{"ok": bool, "lines": [...], "problems": [...]}``: one line per service
@@ -285,20 +287,32 @@ def rollback_report(steps, facts, host=None, cause=None, rollback=None, rollback
     report = {"ok": not problems, "lines": lines, "problems": problems}
     if host is not None:
         report["message"] = rollback_message(host, cause, report, rollback, rollback_health, unreachable,
-                                             confirm_timeout, revert_error)
+                                             confirm_timeout, revert_error, transaction_timeout, confirm_by)
     return report
 
 
+def revert_deadline(confirm_timeout, transaction_timeout=None, confirm_by=None):
+    """When a device that nobody confirms reverts by itself, as its timer is armed."""
+    if confirm_by is not None:
+        return "at %s, reconcile_confirm_timeout (%s s) after the change was applied" % (
+            time.strftime("%H:%M:%S UTC", time.gmtime(float(confirm_by))), confirm_timeout)
+    if transaction_timeout is not None and confirm_timeout is not None:
+        return ("at the latest %d s after the change began (reconcile_transaction_timeout + "
+                "reconcile_confirm_timeout)" % (int(transaction_timeout) + int(confirm_timeout)))
+    return "when its confirmation is overdue"
+
+
 def rollback_message(host, cause, report, rollback, rollback_health, unreachable, confirm_timeout,
-                     revert_error=None):
+                     revert_error=None, transaction_timeout=None, confirm_by=None):
     """The failure message of a device whose change was rolled back (or could not be)."""
     cause = (cause or "unknown cause").rstrip(".")
     now = (" Now: %s." % "; ".join(report["lines"])) if report["lines"] else ""
     if unreachable or revert_error:
         why = "could not be reached to roll it back" if unreachable else "could not be rolled back (%s)" % revert_error
         return ("Port rollout failed on %s: %s. The device %s; it restores its old files and services by "
-                "itself when its revert timer fires (reconcile_confirm_timeout, %s s after the change), and the "
-                "next run reports it." % (host, cause, why, confirm_timeout))
+                "itself when its revert timer fires (%s), or at its next boot before its services start, "
+                "whichever comes first, and the next run reports it."
+                % (host, cause, why, revert_deadline(confirm_timeout, transaction_timeout, confirm_by)))
     if rollback is None:
         return "Port rollout failed on %s: %s. Nothing on the device was changed.%s" % (host, cause, now)
     restarted = ", ".join(rollback.get("restarted") or []) or "nothing"
