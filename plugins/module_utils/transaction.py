@@ -532,11 +532,20 @@ def install(journal_dir, sources, python=None, unit_dir=UNIT_DIR):
     changed = _read_if_exists(unit_path) != unit
     if changed:
         write_atomic(unit_path, unit, mode=0o644, uid=0, gid=0)
-        _systemctl("daemon-reload")
-    if changed or not os.path.exists(os.path.join(unit_dir, "sysinit.target.wants", BOOT_UNIT)):
-        rc, out = _systemctl("enable", BOOT_UNIT)
-        if rc != 0:
-            raise JournalError("cannot enable %s: %s" % (BOOT_UNIT, out))
+    # Enabled as `systemctl enable` does it, by its WantedBy= link: what the next boot reads.
+    wants = os.path.join(unit_dir, "sysinit.target.wants")
+    link = os.path.join(wants, BOOT_UNIT)
+    if not os.path.isdir(wants):
+        os.mkdir(wants, 0o755)
+    if os.path.islink(link) and os.readlink(link) != unit_path:
+        os.unlink(link)
+    if not os.path.lexists(link):
+        os.symlink(unit_path, link)
+        changed = True
+    if changed:
+        fsync_dir(wants)
+        fsync_dir(unit_dir)
+        _systemctl("daemon-reload")  # for `systemctl status`; the boot reads the files anyway
     return changed
 
 
@@ -560,12 +569,11 @@ def uninstall(journal_dir, unit_dir=UNIT_DIR):
         finally:
             os.close(fd)
     unit_path = os.path.join(unit_dir, BOOT_UNIT)
-    if os.path.lexists(unit_path) or os.path.lexists(os.path.join(unit_dir, "sysinit.target.wants", BOOT_UNIT)):
-        _systemctl("disable", BOOT_UNIT)
-        for path in (os.path.join(unit_dir, "sysinit.target.wants", BOOT_UNIT), unit_path):
-            if os.path.lexists(path):
-                os.unlink(path)
-                removed.append(path)
+    for path in (os.path.join(unit_dir, "sysinit.target.wants", BOOT_UNIT), unit_path):
+        if os.path.lexists(path):
+            os.unlink(path)
+            removed.append(path)
+    if removed:
         _systemctl("daemon-reload")
     if os.path.isdir(journal_dir):
         shutil.rmtree(journal_dir)
