@@ -531,6 +531,8 @@ def install(journal_dir, sources, python=None, unit_dir=UNIT_DIR):
     unit = boot_unit_text(journal_dir, python).encode("utf-8")
     changed = _read_if_exists(unit_path) != unit
     if changed:
+        if not os.path.isdir(unit_dir):
+            os.makedirs(unit_dir, 0o755)
         write_atomic(unit_path, unit, mode=0o644, uid=0, gid=0)
     # Enabled as `systemctl enable` does it, by its WantedBy= link: what the next boot reads.
     wants = os.path.join(unit_dir, "sysinit.target.wants")
