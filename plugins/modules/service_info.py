@@ -89,7 +89,8 @@ options:
         will change the device takes its lease here, so that no other run plans from, or
         reverts, a change in flight. M(hailo.services.port_transaction) releases it.
       - While another run's lease is alive the module waits up to O(lease_wait) seconds, then
-        fails naming the holder and the expiry. Ignored in check mode (nothing is written).
+        fails naming the holder and the expiry. Ignored in check mode (nothing is written) and
+        on a device without Hailo services.
     type: str
   lease_seconds:
     description: How long the lease lasts unless released (a run that dies holds the device until then).
@@ -588,7 +589,6 @@ def main():
     )
     if not HAS_YAML:
         module.fail_json(msg=missing_required_lib("PyYAML (python3-yaml)"), exception=YAML_IMPORT_ERROR)
-    lease = _take_lease(module) if module.params["lease_holder"] and not module.check_mode else None
     config_dir = module.params["config_dir"]
     json_dir = module.params["json_dir"]
     unit_dir = module.params["unit_dir"]
@@ -601,6 +601,9 @@ def main():
         names = sorted(set(wanted))
     else:
         names = discover(config_dir)
+    # Claimed before anything is read, so that no change is planned from files in flight; a
+    # device without Hailo services has nothing to change and is not claimed (nor written to).
+    lease = _take_lease(module) if module.params["lease_holder"] and names and not module.check_mode else None
 
     units = [name + ".service" for name in names]
     states, systemctl_error = query_units(module, units)
