@@ -75,7 +75,10 @@ options:
     type: raw
     required: true
   plan_file:
-    description: A saved plan (JSON, from C(playbooks/plan.yml)) to apply instead of the computed map.
+    description:
+      - A saved plan (JSON, from C(playbooks/plan.yml)) to apply instead of the computed map.
+      - A relative path is taken from the directory ansible-playbook was started in, as
+        C(reconcile_plan_out) is when the plan is written.
     type: str
     default: ""
 seealso:
