@@ -70,7 +70,7 @@ def test_bad_catalog_fails_with_the_culprit_named(extra_vars, culprit):
          "hailo-ocr: unknown setting ocr.langauges (reconcile_config_settings)"),
         ('{"reconcile_config_settings": {"hailo-piper": {"server": {"port": 5005}}}}',
          "hailo-piper: reconcile_config_settings sets server.port; the port map owns it"),
-        ('{"reconcile_config_mode": "own"}', "reconcile_config_mode must be one of edit, template, got 'own'"),
+        ('{"reconcile_config_mode": "own"}', "reconcile_config_mode: 'own' is not allowed; allowed: one of edit, template"),
     ],
 )
 def test_bad_config_settings_fail_before_any_device_is_touched(extra_vars, culprit):
