@@ -80,5 +80,4 @@ class ActionModule(ControllerAction):
             problems.insert(0, problem)
         if problems:
             raise ValueError("Refused before any device was contacted:\n- " + "\n- ".join(dict.fromkeys(problems)))
-        return {"msg": "%d device(s) of %s: every variable checked" % (len(hosts), args["group"]),
-}
+        return {"msg": "%d device(s) of %s: every variable checked" % (len(hosts), args["group"])}

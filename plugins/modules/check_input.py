@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 ---
 module: check_input
-short_description: Internal step, not for direct use (hailo.services.reconcile playbook: checks its variables)
+short_description: Internal step, not for direct use (hailo.services.reconcile playbook - checks its variables)
 version_added: 0.1.0
 description:
   - An internal step of C(playbooks/reconcile.yml) (its first play), not for direct use.

@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 ---
 module: fleet_plan
-short_description: Internal step, not for direct use (hailo.services.reconcile role: computes the fleet map)
+short_description: Internal step, not for direct use (hailo.services.reconcile role - computes the fleet map)
 version_added: 0.1.0
 description:
   - The first play of a fleet rollout, in one task on the controller. It never connects to a

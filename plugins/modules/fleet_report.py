@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 ---
 module: fleet_report
-short_description: Internal step, not for direct use (hailo.services.reconcile role: failure budget and fleet report)
+short_description: Internal step, not for direct use (hailo.services.reconcile role - failure budget and fleet report)
 version_added: 0.1.0
 description:
   - Runs on the controller and never connects to a device. Reads each listed device's

@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 ---
 module: port_transaction
-short_description: Internal step, not for direct use (hailo.services.reconcile role: applies a device's port change as one transaction)
+short_description: Internal step, not for direct use (hailo.services.reconcile role - applies a device's port change as one transaction)
 version_added: 0.1.0
 description:
   - Applies every file change of a port rollout on the device, restarts the services, checks

@@ -145,9 +145,9 @@ def input_problems(host_vars, options, prefixes, internal=SET_BY_COLLECTION, con
             else:
                 prefix = next(p for p in prefixes if name.startswith(p))
                 near = closest(name, [o for o in options if o.startswith(prefix)])
+                hint = "; did you mean %s?" % near if near else ""
                 messages = ["%s: no such variable%s (hailo.services knows the %s* variables "
-                            "of its argument specs)" % (name, "; did you mean %s?" % near if near else "",
-                                                      prefix)]
+                            "of its argument specs)" % (name, hint, prefix)]
             for message in messages:
                 found.setdefault((name, message), []).append(host)
         catalog_vars = ("reconcile_default_services", "reconcile_services", "reconcile_config_settings",
