@@ -10,7 +10,7 @@
 #   --force, -f            rebuild even when the image exists       (HAILO_IMAGE_REBUILD=1)
 #   --image NAME           image name      (HAILO_IMAGE, default localhost/hailo-pi:bookworm)
 #   --mirror URL           Debian mirror   (HAILO_DEBIAN_MIRROR, default: the bookworm mirror
-#                          configured in this machine's APT sources, else deb.debian.org)
+#                          configured in this machine's APT sources; none there is an error)
 #
 # Needs root, debootstrap and podman. Works from any directory; the temporary root
 # filesystem is always removed, also on failure or Ctrl-C.
@@ -112,8 +112,8 @@ if [[ -z $MIRROR ]]; then
     if [[ -n $MIRROR ]]; then
         log "using the Debian mirror configured in APT: $MIRROR"
     else
-        MIRROR="http://deb.debian.org/debian"
-        log "no $SUITE mirror found in /etc/apt; falling back to $MIRROR"
+        # No host is named here: the machine's own APT sources say where Debian comes from.
+        die "no $SUITE mirror found in this machine's APT sources (/etc/apt/sources.list, /etc/apt/sources.list.d/*.list|*.sources); add one there, or pass --mirror URL (or HAILO_DEBIAN_MIRROR=URL)"
     fi
 fi
 

@@ -6,8 +6,7 @@
 from __future__ import annotations
 
 import json
-
-from ansible.errors import AnsibleError
+import os
 
 from ansible_collections.hailo.services.plugins.plugin_utils.controller_action import ControllerAction
 from ansible_collections.hailo.services.plugins.plugin_utils.fleet_plan import fleet_plan
@@ -33,12 +32,16 @@ class ActionModule(ControllerAction):
     def _saved_plan(self, path):
         if not path:
             return None
+        # The user's path, from where ansible-playbook was started, as the plan was written
+        # (reconcile_plan_out | realpath): not searched for in the role's or playbook's files.
+        found = os.path.abspath(os.path.expanduser(path))
         try:
-            found = self._find_needle("files", path)
             with open(found, encoding="utf-8") as handle:
                 return json.load(handle)
-        except (AnsibleError, OSError, ValueError) as exc:
-            raise ValueError("reconcile_plan_file %s: %s" % (path, exc)) from exc
+        except OSError as exc:
+            raise ValueError("reconcile_plan_file %s: cannot read %s: %s" % (path, found, exc.strerror)) from exc
+        except ValueError as exc:
+            raise ValueError("reconcile_plan_file %s: %s is no saved plan (not JSON: %s)" % (path, found, exc)) from exc
 
     def compute(self, args, task_vars):
         hostvars = task_vars.get("hostvars", {})

@@ -34,6 +34,7 @@ ARGUMENT_SPEC = {
     "batches": {"type": "list", "elements": "list", "default": []},
     "saved_plan": {"type": "bool", "default": False},
     "discovery_var": {"type": "str"},
+    "active_hosts": {"type": "list", "elements": "str"},
 }
 
 
@@ -86,10 +87,14 @@ class ActionModule(ActionBase):
             "batches": args["batches"],
             "max_failed_hosts": args["max_failed_hosts"],
             "max_fail_percentage": args["max_fail_percentage"],
-            "source_references": source_references,
+            # only a file that exists: the report names no file it does not have
+            "source_references": source_references if os.path.exists(source_references) else None,
         }
+        # Devices that dropped out of the run (unreachable mid-rollout) are not in the report
+        # play's hosts; without a result they count as unreachable.
+        lost = [] if args["active_hosts"] is None else [h for h in hosts if h not in args["active_hosts"]]
         try:
-            report = fleet_report(fleet_plan, results, hosts, meta)
+            report = fleet_report(fleet_plan, results, hosts, meta, lost=lost)
             result.update(report=report, **report_outputs(report, report_dir, os.path.exists(source_references)))
             if args["saved_plan"]:
                 facts = dict((host, _host_var(hostvars, host, args["discovery_var"])) for host in hosts)

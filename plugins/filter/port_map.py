@@ -42,8 +42,9 @@ def reconcile_ports(services, ranges=None, reserved=None, in_use=None):
 # port_report trusts its input, so a wrong one surfaces as a lookup or type error.
 @_filter((KeyError, TypeError, AttributeError), "expected the output of reconcile_ports and its input services (%s)")
 def port_table(plan, services):
-    """See port_table.yml."""
-    return _port_table(plan, services)
+    """See port_table.yml. A list of lines, as the role prints its tables: the default
+    callback shows a list one line each, a multi-line string as one escaped line."""
+    return _port_table(plan, services).splitlines()
 
 
 @_filter(CatalogError)

@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 ---
 module: device_plan
-short_description: Work out one device's port map, files and transaction on the controller
+short_description: Internal step, not for direct use (hailo.services.reconcile role - works out one device's plan)
 version_added: 0.1.0
 description:
   - The plan step of the C(hailo.services.reconcile) role (discover, plan, apply, verify), in

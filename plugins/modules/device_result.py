@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 ---
 module: device_result
-short_description: Record what a rollout did on one device and why a change failed
+short_description: Internal step, not for direct use (hailo.services.reconcile role - records a device's outcome)
 version_added: 0.1.0
 description:
   - Runs on the controller; never connects to the device.

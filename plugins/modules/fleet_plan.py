@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 ---
 module: fleet_plan
-short_description: Compute one port map for a whole fleet from every device's discovery
+short_description: Internal step, not for direct use (hailo.services.reconcile role - computes the fleet map)
 version_added: 0.1.0
 description:
   - The first play of a fleet rollout, in one task on the controller. It never connects to a
@@ -75,7 +75,10 @@ options:
     type: raw
     required: true
   plan_file:
-    description: A saved plan (JSON, from C(playbooks/plan.yml)) to apply instead of the computed map.
+    description:
+      - A saved plan (JSON, from C(playbooks/plan.yml)) to apply instead of the computed map.
+      - A relative path is taken from the directory ansible-playbook was started in, as
+        C(reconcile_plan_out) is when the plan is written.
     type: str
     default: ""
 seealso:

@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 ---
 module: fleet_report
-short_description: Check the failure budget of a fleet rollout and build its report
+short_description: Internal step, not for direct use (hailo.services.reconcile role - failure budget and fleet report)
 version_added: 0.1.0
 description:
   - Runs on the controller and never connects to a device. Reads each listed device's
@@ -86,6 +86,13 @@ options:
   discovery_var:
     description: The host variable that holds each device's discovery (a M(hailo.services.service_info) result), for the saved plan.
     type: str
+  active_hosts:
+    description:
+      - The hosts still in the run (C(ansible_play_hosts) of the report's play). A device of the
+        fleet plan that is not among them and recorded no result dropped out of the run, and is
+        reported as unreachable rather than as not reached.
+    type: list
+    elements: str
 seealso:
   - module: hailo.services.fleet_plan
   - module: ansible.builtin.set_stats

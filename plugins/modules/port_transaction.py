@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 ---
 module: port_transaction
-short_description: Apply a port change to a device's Hailo services as one transaction
+short_description: Internal step, not for direct use (hailo.services.reconcile role - applies a device's port change as one transaction)
 version_added: 0.1.0
 description:
   - Applies every file change of a port rollout on the device, restarts the services, checks
@@ -180,6 +180,18 @@ notes:
     itself there; the file is removed when it fires."
   - Config contents are not returned, except as a diff in diff mode, and are not logged on the device.
   - Supports check mode and diff mode; check mode writes nothing and arms nothing.
+attributes:
+  check_mode:
+    support: full
+    details: Works out every write and restart and reports them; writes nothing, arms no timer.
+  diff_mode:
+    support: full
+    details: The diff of every file it writes (or would write in check mode).
+  platform:
+    platforms: posix
+    details: A Linux device with systemd (the revert timer is a transient systemd timer).
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 """
 
 EXAMPLES = r"""

@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 ---
 module: source_report
-short_description: Check the source_tree role's settings, or build its report
+short_description: Internal step, not for direct use (hailo.services.source_tree role - checks its settings, builds its report)
 version_added: 0.1.0
 author:
   - hailo.services maintainers (@hailo)

@@ -21,7 +21,8 @@ def _ran(result):
 
 def outcome(discovery, failure, transaction, revert, changed, restarted):
     """unreachable, rolled_back, failed, changed or ok."""
-    if _ran(discovery).get("unreachable"):
+    if _ran(discovery).get("unreachable") or _ran(transaction).get("unreachable") or (
+            isinstance(failure, dict) and failure.get("unreachable")):
         return "unreachable"
     if failure is not None:
         rolled_back = _ran(transaction).get("rolled_back") or "rollback" in _ran(revert)

@@ -29,13 +29,17 @@ def _port_row(entry):
     return {"service": entry["name"], "old": entry["from"], "new": entry["port"]}
 
 
-def _device(host, fleet, result):
+def _device(host, fleet, result, lost=False):
     notes = list(((fleet.get("hosts") or {}).get(host) or {}).get("notes") or ())
     skipped = (fleet.get("skipped") or {}).get(host)
     if not result:
         if skipped:
             return {"outcome": "unreachable" if skipped.startswith("unreachable") else "failed",
                     "message": skipped, "ports": [], "restarted": [], "health": {},
+                    "rollback": None, "notes": notes}
+        if lost:  # dropped out of the run (a lost connection) before its result was recorded
+            return {"outcome": "unreachable", "message": "%s became unreachable during the rollout; "
+                    "no result was recorded" % host, "ports": [], "restarted": [], "health": {},
                     "rollback": None, "notes": notes}
         return {"outcome": "not_reached", "message": "", "ports": [], "restarted": [],
                 "health": {}, "rollback": None, "notes": notes}
@@ -54,7 +58,23 @@ def _device(host, fleet, result):
     return device
 
 
-def fleet_report(fleet, results, hosts, meta=None):
+def _client_changes(fleet_map, devices, check_mode):
+    """The moves clients must follow: per moved service, the devices where it moved (outcome
+    ``changed``), or would move in a check or plan-only run; a move no device made is left out."""
+    changes = []
+    for row in fleet_map:
+        if not row["moved"]:
+            continue
+        moved_on = [host for host, device in devices.items() if device["outcome"] == "changed"
+                    and any(p["service"] == row["service"] and p["old"] != p["new"] for p in device["ports"])]
+        if moved_on:
+            changes.append({"service": row["service"], "old_url": "http://<device>:%d" % row["old"],
+                            "new_url": "http://<device>:%d" % row["new"], "devices": moved_on,
+                            "status": "would move" if check_mode else "moved"})
+    return changes
+
+
+def fleet_report(fleet, results, hosts, meta=None, lost=()):
     """One document for the whole run.
 
     :param fleet: the fleet plan (``fleet_merge``'s output plus ``plan``, the engine's map).
@@ -63,13 +83,15 @@ def fleet_report(fleet, results, hosts, meta=None):
         detail}}, ``rollback``), or None for a device the rollout never reached.
     :param hosts: every device of the run, in inventory order.
     :param meta: free-form run facts (``check_mode``, ``scope``, ``stopped``, ``generated``...).
+    :param lost: devices that dropped out of the run (unreachable mid-rollout); one of them
+        without a result counts as unreachable, not as not reached.
     """
     meta = dict(meta or {})
     fleet = fleet or {}
     plan = fleet.get("plan") or {"ports": {}, "changes": []}
     services = fleet.get("services") or {}
     results = results or {}
-    devices = {host: _device(host, fleet, results.get(host)) for host in hosts}
+    devices = {host: _device(host, fleet, results.get(host), host in lost) for host in hosts}
     counts = {o: 0 for o in OUTCOMES}
     for device in devices.values():
         counts[device["outcome"]] += 1
@@ -84,19 +106,17 @@ def fleet_report(fleet, results, hosts, meta=None):
             "reason": moved[name]["reason"] if name in moved else "unchanged",
             "devices": runs_on,
         })
-    clients = [
-        {"service": row["service"], "old_url": "http://<device>:%d" % row["old"],
-         "new_url": "http://<device>:%d" % row["new"], "devices": row["devices"]}
-        for row in fleet_map if row["moved"]
-    ]
+    check_mode = bool(meta.pop("check_mode", False))
+    clients = _client_changes(fleet_map, devices, check_mode)
     failed = [h for h, d in devices.items() if d["outcome"] in ("rolled_back", "failed", "unreachable")]
     return {
         "generated": meta.pop("generated", None),
-        "check_mode": bool(meta.pop("check_mode", False)),
+        "check_mode": check_mode,
         "scope": meta.pop("scope", "fleet"),
         "stopped": meta.pop("stopped", None) or None,
-        "summary": {"devices": len(devices), "outcomes": counts,
-                    "services": len(fleet_map), "moved": len(clients), "failed_devices": failed},
+        "summary": {"devices": len(devices), "outcomes": counts, "services": len(fleet_map),
+                    "moved": sum(1 for row in fleet_map if row["moved"]), "failed_devices": failed,
+                    "reached": sum(counts[o] for o in ("changed", "ok", "rolled_back"))},
         "client_changes": clients,
         "fleet_map": fleet_map,
         "disagreements": list(fleet.get("disagreements") or ()),
@@ -136,6 +156,10 @@ def next_step(doc):
     summary = doc["summary"]
     failed = summary["failed_devices"]
     not_reached = summary["outcomes"].get("not_reached", 0)
+    if summary["devices"] and not summary.get("reached", 1):
+        return ("**Nothing was applied:** no device was reached (%s). Fix the cause and run "
+                "the rollout again." % ", ".join(
+                    "%d %s" % (n, _LABEL[o]) for o, n in summary["outcomes"].items() if n))
     if failed:
         return ("**Action needed:** %s failed (%s): read %s section below, fix the cause "
                 "and run the rollout again%s." % (
@@ -175,8 +199,12 @@ def fleet_report_markdown(doc):
         out += ["Limited to `%s` (--limit): only these devices were handled; the map is the "
                 "whole group's." % meta["limit"], ""]
     out += ["## Fleet summary", ""]
-    verdict = "every device reached the fleet map" if not summary["failed_devices"] and \
-        not counts["not_reached"] else "the rollout did NOT complete"
+    if summary["failed_devices"] or counts["not_reached"]:
+        verdict = "the rollout did NOT complete"
+    elif doc.get("check_mode"):
+        verdict = "every device would reach the fleet map"
+    else:
+        verdict = "every device reached the fleet map"
     out += ["**%s, %d services, %d moved: %s.**" % (
         plural(summary["devices"], "device"), summary["services"], summary["moved"], verdict), ""]
     out += _table(["Outcome", "Devices"],
@@ -189,11 +217,14 @@ def fleet_report_markdown(doc):
 
     out += ["## What clients must change", ""]
     if doc["client_changes"]:
-        out += ["Point clients of these services at the new base URL (on every device "
-                "that runs the service):", ""]
-        out += _table(["Service", "Old base URL", "New base URL", "Devices"],
+        out += ["Point clients of these services at the new base URL, on the devices named%s:"
+                % (" (nothing moved yet: these moves would happen)" if doc.get("check_mode") else ""), ""]
+        out += _table(["Service", "Old base URL", "New base URL", "Devices", "Status"],
                       [(c["service"], "`%s`" % c["old_url"], "`%s`" % c["new_url"],
-                        ", ".join(c["devices"]) or "-") for c in doc["client_changes"]])
+                        ", ".join(c["devices"]) or "-", c["status"]) for c in doc["client_changes"]])
+    elif summary["moved"]:
+        out.append("Nothing: no device %s a service to a new port." % (
+            "would move" if doc.get("check_mode") else "moved"))
     else:
         out.append("Nothing: no service changes its port.")
     out.append("")
@@ -227,7 +258,8 @@ def fleet_report_markdown(doc):
                 health = dev["health"].get(p["service"])
                 rows.append((p["service"], p["old"],
                              ("**%s**" % p["new"]) if p["old"] != p["new"] else p["new"],
-                             "yes" if p["service"] in dev["restarted"] else "no",
+                             ("would" if doc.get("check_mode") else "yes") if p["service"] in dev["restarted"]
+                             else "no",
                              _health_cell(health)))
             out += _table(["Service", "Old", "New", "Restarted", "Health"], rows)
             out.append("")

@@ -18,7 +18,10 @@ assigning a variable the device's unit assigns.
 
 from __future__ import annotations
 
+import difflib
 import re
+
+from ansible_collections.hailo.services.plugins.plugin_utils.systemd_directives import SECTIONS
 
 NAME = re.compile(r"\A[A-Za-z][A-Za-z0-9]*\Z")
 FIRST_SECTIONS = ("Unit", "Service", "Install")
@@ -58,6 +61,12 @@ def _value_problem(value):
     return None
 
 
+def _closest(word, known):
+    """``; did you mean 'X'?`` for the known name nearest to ``word``, or nothing."""
+    found = difflib.get_close_matches(word, sorted(known), n=1, cutoff=0.6)
+    return "; did you mean %r?" % found[0] if found else ""
+
+
 def _check(name, settings, origin):
     """Validate one settings mapping; ``origin`` says where it came from, for the message."""
     if settings is None:
@@ -70,6 +79,11 @@ def _check(name, settings, origin):
         if not isinstance(section, str) or not NAME.match(section):
             raise UnitSettingsError("%s: invalid section name %r (must match %s)"
                                     % (where, section, NAME.pattern))
+        if section not in SECTIONS:
+            # systemd ignores an unknown section with a warning: the render would restart the
+            # service and change nothing.
+            raise UnitSettingsError("%s: unknown section [%s]%s (a service unit has %s)"
+                                    % (where, section, _closest(section, SECTIONS), ", ".join(SECTIONS)))
         if directives is None:
             continue
         if not isinstance(directives, dict):
@@ -79,6 +93,10 @@ def _check(name, settings, origin):
             if not isinstance(directive, str) or not NAME.match(directive):
                 raise UnitSettingsError("%s: [%s] invalid directive name %r (must match %s)"
                                         % (where, section, directive, NAME.pattern))
+            if directive not in SECTIONS[section]:
+                raise UnitSettingsError("%s: [%s] unknown directive %r%s (systemd 252 knows no such "
+                                        "directive in [%s])" % (where, section, directive,
+                                                                _closest(directive, SECTIONS[section]), section))
             problem = _value_problem(value)
             if problem:
                 raise UnitSettingsError("%s: [%s] %s: %s" % (where, section, directive, problem))

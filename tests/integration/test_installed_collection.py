@@ -80,3 +80,34 @@ def test_an_inventory_overrides_an_entry_and_adds_a_service(installed):
     # losers are placed alphabetically: piper takes 5003 first
     assert fleet_map["hailo-piper"] == (5002, 5003)
     assert fleet_map["hailo-radar"] == (5000, 5004)
+
+
+def test_plan_review_apply_as_the_readme_shows_it(installed):
+    """``hailo.services.plan`` writes plans/fleet-plan.json in the user's directory, and
+    ``-e reconcile_plan_file=plans/fleet-plan.json`` (relative, as the README has it) reads it
+    from there: the same directory for writing and for reading."""
+    work, target = installed
+    run_dir = work / "saved-plan"
+    (run_dir / "etc-hailo").mkdir(parents=True)
+    host = {"ansible_connection": "local", "ansible_become": False,
+            "ansible_python_interpreter": sys.executable, "reconcile_config_dir": str(run_dir / "etc-hailo")}
+    (run_dir / "my-fleet.yml").write_text(yaml.safe_dump(
+        {"all": {"children": {"hailo_devices": {"hosts": {"localhost": host}}}}}))
+
+    def playbook(*args):
+        return subprocess.run(
+            [os.path.join(BIN, "ansible-playbook"), "-i", "my-fleet.yml", *args],
+            cwd=str(run_dir), env=_clean_env(ANSIBLE_COLLECTIONS_PATH=str(target)),
+            capture_output=True, text=True, timeout=300, check=False)
+
+    planned = playbook("hailo.services.plan")
+    assert planned.returncode == 0, planned.stdout[-4000:]
+    assert (run_dir / "plans" / "fleet-plan.json").is_file()
+    assert (run_dir / "plans" / "fleet-plan.md").is_file()
+    applied = playbook("hailo.services.reconcile", "-e", "reconcile_plan_file=plans/fleet-plan.json")
+    assert applied.returncode == 0, applied.stdout[-4000:]
+    assert "Could not find or access" not in applied.stdout
+    missing = playbook("hailo.services.reconcile", "-e", "reconcile_plan_file=plans/other.json")
+    assert missing.returncode != 0
+    assert "reconcile_plan_file plans/other.json: cannot read %s" % (run_dir / "plans" / "other.json") in \
+        " ".join(missing.stdout.split())

@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import pytest
+import yaml
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PLAYBOOK_BIN = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
@@ -69,7 +70,7 @@ def test_bad_catalog_fails_with_the_culprit_named(extra_vars, culprit):
          "hailo-ocr: unknown setting ocr.langauges (reconcile_config_settings)"),
         ('{"reconcile_config_settings": {"hailo-piper": {"server": {"port": 5005}}}}',
          "hailo-piper: reconcile_config_settings sets server.port; the port map owns it"),
-        ('{"reconcile_config_mode": "own"}', "reconcile_config_mode must be one of edit, template, got 'own'"),
+        ('{"reconcile_config_mode": "own"}', "reconcile_config_mode: 'own' is not allowed; allowed: one of edit, template"),
     ],
 )
 def test_bad_config_settings_fail_before_any_device_is_touched(extra_vars, culprit):
@@ -148,17 +149,15 @@ def test_a_device_without_its_prerequisites_is_named_with_the_package(tmp_path, 
         assert json.load(handle)["devices"]["bare-pi"]["outcome"] == "failed"
 
 
-def test_the_old_module_name_still_works_with_a_deprecation(tmp_path):
-    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"), ANSIBLE_NOCOLOR="1",
-               ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO, ".collections"))
-    result = subprocess.run(
-        [os.path.join(os.path.dirname(sys.executable), "ansible"), "localhost", "-m",
-         "hailo.services.service_facts", "-a", "config_dir=%s" % tmp_path],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False)
-    assert result.returncode == 0, result.stdout + result.stderr
-    output = " ".join((result.stdout + result.stderr).split())
-    assert "hailo.services.service_facts has been deprecated" in output
-    assert "use hailo.services.service_info" in output
+def test_no_redirect_for_a_name_never_released():
+    """service_facts was renamed before any release: no routing entry keeps it alive."""
+    with open(os.path.join(REPO, "meta", "runtime.yml"), encoding="utf-8") as handle:
+        runtime = yaml.safe_load(handle)
+    assert "plugin_routing" not in runtime
+    for role in ("reconcile", "source_tree"):
+        with open(os.path.join(REPO, "roles", role, "meta", "main.yml"), encoding="utf-8") as handle:
+            meta = yaml.safe_load(handle)
+        assert ">=" + meta["galaxy_info"]["min_ansible_version"] == runtime["requires_ansible"]
 
 
 def test_tables_read_well_with_the_default_callback(tmp_path):

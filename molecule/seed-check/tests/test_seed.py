@@ -11,6 +11,7 @@ hold them byte for byte, no two alike, and each must really run what its ExecSta
 
 import glob
 import hashlib
+import importlib.util
 import json
 import os
 import shlex
@@ -446,3 +447,36 @@ def test_hardening_is_enforced(facts):
     assert _mount_options(face, "/home") is not None, "ProtectHome not applied"
     assert _mount_options(facts["pid1_mountinfo"], "/")[0] == "rw"
     assert _mount_options(facts["pid1_mountinfo"], "/var/lib/hailo-face") is None
+
+
+# --------------------------------------------------------------------------- the directive table
+def _directive_table():
+    """The collection's table of unit sections and directives (plugin_utils/systemd_directives.py),
+    loaded by path: it imports nothing, and this test runs outside the collection's namespace."""
+    path = os.path.join(RESOURCES, "..", "..", "plugins", "plugin_utils", "systemd_directives.py")
+    spec = importlib.util.spec_from_file_location("hailo_systemd_directives", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.SECTIONS
+
+
+def test_every_table_entry_is_known_to_the_devices_systemd(device):
+    """The inventory's unit settings are refused unless the table has them; so every entry must
+    be a section or directive that systemd on the device knows: a unit using them all draws no
+    "Unknown section" or "Unknown key" warning from systemd-analyze verify."""
+    table = _directive_table()
+    lines = []
+    for section, directives in table.items():
+        lines.append("[%s]" % section)
+        # An empty value resets a setting; the key is still parsed, which is all this checks.
+        lines += ["%s=" % name for name in sorted(directives)]
+        if section == "Service":
+            lines.append("ExecStart=/bin/true")
+    path = "/tmp/hailo-directive-table.service"
+    device.check_output("printf %%s %s > %s" % (_quote("\n".join(lines) + "\n"), path))
+    result = device.run("systemd-analyze verify %s" % path)
+    unknown = [line for line in (result.stdout + result.stderr).splitlines()
+               if "Unknown section" in line or "Unknown key" in line or "Unknown lvalue" in line]
+    assert unknown == []
+    assert sum(len(d) for d in table.values()) > 300  # the whole table was written
+    device.run("rm -f %s" % path)

@@ -109,6 +109,7 @@ def test_drift_from_a_saved_plan_is_refused_naming_the_plan():
 def test_the_outcome_of_each_shape_of_result():
     skipped = {"skipped": True, "changed": False}
     assert outcome({"unreachable": True}, None, None, None, [], []) == "unreachable"
+    assert outcome({}, {"msg": "lost", "unreachable": True}, None, None, [], []) == "unreachable"
     assert outcome({}, {"msg": "x"}, {"rolled_back": True}, skipped, [], []) == "rolled_back"
     assert outcome({}, {"msg": "x"}, {"failed": True}, {"rollback": {}}, [], []) == "rolled_back"
     assert outcome({}, {"msg": "x"}, skipped, skipped, [], []) == "failed"

@@ -47,8 +47,9 @@ def test_document_summarises_outcomes_and_lists_client_changes():
     assert doc["summary"]["outcomes"]["unreachable"] == 1
     assert doc["summary"]["outcomes"]["not_reached"] == 1
     assert doc["summary"]["failed_devices"] == ["pi1", "pi3"]
-    assert doc["client_changes"] == [{"service": "hailo-depth", "old_url": "http://<device>:11436",
-                                      "new_url": "http://<device>:11438", "devices": ["pi1"]}]
+    # pi1's move was rolled back: no client has anything to change
+    assert doc["client_changes"] == []
+    assert doc["summary"]["moved"] == 1 and doc["summary"]["reached"] == 2
     assert doc["meta"] == {"serial": [1]}
     assert doc["devices"]["pi4"]["outcome"] == "not_reached"
 
@@ -58,7 +59,7 @@ def test_markdown_has_summary_first_then_clients_and_per_device_sections():
     text = fleet_report_markdown(doc)
     assert text.index("## Fleet summary") < text.index("## What clients must change") \
         < text.index("## Fleet port map") < text.index("## Devices")
-    assert "| hailo-depth | `http://<device>:11436` | `http://<device>:11438` | pi1 |" in text
+    assert "Nothing: no device moved a service to a new port." in text
     assert "### pi1: failed, rolled back" in text
     assert "| hailo-depth | 11436 | **11438** | yes | FAILED (1.5 ms) |" in text
     assert "Rolled back: restored /etc/hailo/hailo-depth.yaml; restarted hailo-ocr." in text
@@ -77,7 +78,7 @@ def test_check_mode_and_nothing_to_move():
     assert "(check mode: nothing was changed)" in text
     assert "Nothing: no service changes its port." in text
     assert "Would restart, in order: hailo-clip." in text
-    assert "every device reached the fleet map" in text
+    assert "every device would reach the fleet map" in text
 
 
 def test_unknown_outcome_counts_as_failed():
@@ -122,3 +123,28 @@ def test_outputs_of_a_complete_rollout_point_at_the_source_references():
     assert "source-references" not in "\n".join(out["lines"])  # the terminal shows the guide alone
     failed = report_outputs(fleet_report(fleet(), RESULTS, ["pi3"], {}), "/r")
     assert failed["message"] == "Fleet rollout incomplete: pi3; not stopped. See /r/fleet-rollout.md."
+
+
+def test_client_changes_list_only_moves_that_happened_or_would_marked():
+    changed = {"outcome": "changed", "restarted": ["hailo-depth"],
+               "ports": [{"service": "hailo-depth", "old": 11436, "new": 11438}]}
+    done = fleet_report(fleet(), {"pi1": changed, "pi2": RESULTS["pi2"]}, ["pi1", "pi2"], {})
+    assert done["client_changes"] == [{"service": "hailo-depth", "old_url": "http://<device>:11436",
+                                       "new_url": "http://<device>:11438", "devices": ["pi1"],
+                                       "status": "moved"}]
+    text = fleet_report_markdown(done)
+    assert "| hailo-depth | `http://<device>:11436` | `http://<device>:11438` | pi1 | moved |" in text
+    assert "| hailo-depth | 11436 | **11438** | yes | - |" in text
+    planned = fleet_report(fleet(), {"pi1": changed}, ["pi1"], {"check_mode": True})
+    assert planned["client_changes"][0]["status"] == "would move"
+    text = fleet_report_markdown(planned)
+    assert "(nothing moved yet: these moves would happen)" in text
+    assert "| hailo-depth | 11436 | **11438** | would | - |" in text  # not "Restarted: yes"
+
+
+def test_a_run_that_reached_no_device_says_nothing_was_applied():
+    doc = fleet_report(fleet(), {}, ["pi3", "pi5"], {}, lost=["pi5"])
+    assert doc["devices"]["pi5"]["outcome"] == "unreachable"  # dropped out, not "not reached"
+    assert doc["summary"]["outcomes"]["unreachable"] == 2
+    first = fleet_report_markdown(doc).splitlines()[2]
+    assert first.startswith("**Nothing was applied:** no device was reached (2 unreachable)")

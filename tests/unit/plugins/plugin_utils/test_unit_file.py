@@ -199,6 +199,11 @@ def test_fleet_and_service_settings_merge_per_directive():
 @pytest.mark.parametrize("fleet, service, culprit", [
     ({"Ser vice": {"A": 1}}, None, "invalid section name 'Ser vice'"),
     ({"1Service": {"A": 1}}, None, "invalid section name '1Service'"),
+    # The table of what systemd knows (plugin_utils/systemd_directives.py): a typo restarts every
+    # service for nothing, so it is refused with the nearest known name.
+    ({"Servce": {"MemoryMax": "1G"}}, None, "unknown section [Servce]; did you mean 'Service'?"),
+    (None, {"Service": {"MemoryMx": "1G"}}, "[Service] unknown directive 'MemoryMx'; did you mean 'MemoryMax'?"),
+    (None, {"Install": {"MemoryMax": "1G"}}, "[Install] unknown directive 'MemoryMax'"),
     (None, {"Service": {"Memory-Max": "1G"}}, "[Service] invalid directive name 'Memory-Max'"),
     (None, {"Service": {"": "1G"}}, "[Service] invalid directive name ''"),
     (None, {"Service": {"MemoryMax": {"a": 1}}}, "[Service] MemoryMax: value must be"),
