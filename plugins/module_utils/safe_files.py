@@ -74,6 +74,14 @@ class UnsafePath(OSError):
         return self.message
 
 
+class FileTooLarge(UnsafePath):
+    """A file over the read limit; ``why`` says so without the path."""
+
+    def __init__(self, path, why):
+        super(FileTooLarge, self).__init__(problem(path, why))
+        self.why = "refused: " + why
+
+
 def problem(path, why):
     """The one wording of a problem with a file, shared by discovery and the transaction."""
     return "%s: refused: %s" % (path, why)
@@ -246,8 +254,8 @@ def read_regular(path, limit=MAX_READ_BYTES, allow_root_symlinks=False):
     finally:
         os.close(fd)
     if len(data) > limit:
-        raise UnsafePath(problem(path, "the file is %s bytes, more than the %d-byte limit"
-                                       % (max(info.st_size, len(data)), limit)))
+        raise FileTooLarge(path, "the file is %d bytes, more than the %d-byte limit"
+                           % (max(info.st_size, len(data)), limit))
     return data, info
 
 

@@ -159,16 +159,20 @@ def test_a_failed_restart_rolls_back(device, server):
     assert (device / "etc-hailo" / "hailo-depth.yaml").read_bytes() == DEPTH
 
 
-def test_a_symlinked_config_keeps_its_link(device, server):
+def test_a_symlinked_config_is_refused_unless_allowed_then_keeps_its_link(device, server):
     real = device / "real-depth.yaml"
     real.write_bytes(DEPTH)
     link = device / "etc-hailo" / "hailo-depth.yaml"
     link.unlink()
     link.symlink_to(real)
-    result = run(device, move_depth(device, 11439, free_port()))
+    refused = run(device, move_depth(device, 11439, server))
+    assert refused["failed"] and not refused.get("rolled_back")
+    assert refused["msg"].startswith("%s: refused: it is a symlink (to %s, the link owned by root)" % (link, real))
+    assert calls(device) == [] and not (device / "journal").exists()
+    result = run(device, move_depth(device, 11439, free_port(), allow_root_symlinks=True))
     assert result.get("rolled_back"), result["msg"]
     assert link.is_symlink() and real.read_bytes() == DEPTH
-    result = run(device, move_depth(device, 11439, server))
+    result = run(device, move_depth(device, 11439, server, allow_root_symlinks=True))
     assert not result.get("failed"), result["msg"]
     assert link.is_symlink() and b"port: 11439" in real.read_bytes()
 
