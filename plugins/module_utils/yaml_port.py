@@ -225,6 +225,12 @@ def load_yaml(text):
         loader.dispose()
 
 
+def config_problem(path, err):
+    """The one wording of a config that cannot be edited (a PortFileError), shared by discovery
+    and the transaction: ``<path>: <why>``, for example ``duplicate key server.port``."""
+    return "%s: %s" % (path, err)
+
+
 def load_config(text):
     """:func:`load_yaml` of a service config, refusing a second ``server`` or ``server.port`` key.
 

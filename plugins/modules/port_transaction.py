@@ -260,6 +260,7 @@ from ansible_collections.hailo.services.plugins.module_utils.yaml_port import (
     MAX_CONFIG_BYTES,
     YAML_IMPORT_ERROR,
     PortFileError,
+    config_problem,
     json_in_step,
     load_yaml,
     render_json,
@@ -357,7 +358,7 @@ def plan_files(module, files):
                 data = load_yaml(new_text)
                 json_text = render_json(data) if item.get("json_path") else None
             except (PortFileError, UnicodeDecodeError) as err:
-                raise ChangeFailed("%s: %s" % (item["path"], err))
+                raise ChangeFailed(config_problem(item["path"], err))
             writes.append(dict(path=path, old=old, new=new_text.encode("utf-8"), kind="config"))
             if json_text is not None:
                 json_path = _target(item["json_path"], allow)
