@@ -269,7 +269,7 @@ def read_or_none(path, limit=MAX_READ_BYTES, allow_root_symlinks=False):
         raise
 
 
-def _create_temp(dir_fd, name):
+def create_temp(dir_fd, name):
     """A new temporary file next to ``name`` (``O_EXCL``: a planted name is never reused)."""
     for _attempt in range(100):
         temp = ".%s.%s.tmp" % (name[:200], os.urandom(6).hex())
@@ -308,7 +308,7 @@ def replace_in(dir_fd, name, data, mode=None, uid=None, gid=None):
         uid = info.st_uid if info is not None else os.geteuid()
     if gid is None:
         gid = info.st_gid if info is not None else os.getegid()
-    fd, temp = _create_temp(dir_fd, name)
+    fd, temp = create_temp(dir_fd, name)
     renamed = False
     try:
         try:
@@ -317,7 +317,13 @@ def replace_in(dir_fd, name, data, mode=None, uid=None, gid=None):
                 view = view[os.write(fd, view):]
             current = os.fstat(fd)
             if (current.st_uid, current.st_gid) != (uid, gid):
-                os.fchown(fd, uid, gid)
+                try:
+                    os.fchown(fd, uid, gid)
+                except OSError as err:
+                    # As Ansible's atomic_move: a user that is not root may not give a file away
+                    # (port_references on a user's own tree); root always can.
+                    if err.errno != errno.EPERM or os.geteuid() == 0:
+                        raise
             os.fchmod(fd, mode)  # after fchown, which clears the set-id bits
             os.fsync(fd)
         finally:
