@@ -16,8 +16,8 @@ description:
   - Applies every file change of a port rollout on the device, restarts the services, checks
     their health, and rolls the whole device back on any failure, in one module execution.
   - "O(state=applied): 1. journals the original bytes, mode and owner of every file it will
-    write (by real path: a symlinked config is written and restored behind its link), whatever
-    O(backup) says; 2. arms a transient systemd timer that restores the journal unless the
+    write (a symlinked config, allowed by O(allow_root_symlinks), is written and restored behind
+    its link), whatever O(backup) says; 2. arms a transient systemd timer that restores the journal unless the
     change is confirmed (O(confirm_timeout)); 3. writes the configs (edited in place or
     rendered), their JSON copies and the units, each atomically; 4. reloads systemd when a unit
     changed; 5. stops the crash-looping services, then restarts the others in the given order;
