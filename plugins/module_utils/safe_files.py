@@ -132,8 +132,8 @@ def check_dir(path, ancestor=False):
     """Raise UnsafePath unless ``path`` is a real directory that only root can change."""
     info = os.lstat(path)
     if not stat.S_ISDIR(info.st_mode):
-        raise UnsafePath("%s is %s (owned by %s), not a directory" % (path, kind_of(info.st_mode),
-                                                                       user_name(info.st_uid)))
+        raise UnsafePath("%s is %s (owned by %s), not a directory"
+                         % (path, kind_of(info.st_mode), user_name(info.st_uid)))
     writer = _dir_writer(info, ancestor)
     if writer is not None:
         raise UnsafePath("its directory %s is %s" % (path, writer))

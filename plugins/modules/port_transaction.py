@@ -513,6 +513,12 @@ def apply_change(module, params, writes, invocation):
     return result
 
 
+def _shown(write, data):
+    """A file's text for diff mode; a unit's environment values masked (they can hold tokens)."""
+    text = data.decode("utf-8", "replace")
+    return mask_environment(text) if write["kind"] == "unit" else text
+
+
 def _backup(path, data, keep):
     """A timestamped copy next to ``path`` (root's, 0600); only the newest ``keep`` copies stay.
 
@@ -607,10 +613,8 @@ def main():
 
     result = dict(changed=bool(writes or params["restart"] or params["stop_first"]), written=[], restarted=[])
     if module._diff:
-        shown = (lambda write, data: mask_environment(data.decode("utf-8", "replace")) if write["kind"] == "unit"
-                 else data.decode("utf-8", "replace"))  # a unit's environment can hold tokens
         result["diff"] = [dict(before_header=write["path"], after_header=write["path"],
-                               before=shown(write, write["old"] or b""), after=shown(write, write["new"]))
+                               before=_shown(write, write["old"] or b""), after=_shown(write, write["new"]))
                           for write in writes]
     if module.check_mode:
         result.update(written=[write["path"] for write in writes], restarted=list(params["restart"]))
