@@ -28,6 +28,8 @@ SETTINGS = {
     "reconcile_health_timeout": 15,
     "reconcile_confirm_timeout": 5,
     "reconcile_transaction_timeout": 40,
+    # hailo-pose's config is linked into /opt/hailo-configs (root's): follow that link.
+    "reconcile_allow_root_symlinks": True,
 }
 POSE_LINK, POSE_TARGET = "/etc/hailo/hailo-pose.yaml", "/opt/hailo-configs/hailo-pose.yaml"
 

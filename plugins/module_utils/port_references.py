@@ -30,6 +30,8 @@ import os
 import re
 import stat
 
+from ansible_collections.hailo.services.plugins.module_utils import safe_files
+
 DEFAULT_MAX_SIZE = 1024 * 1024
 
 # Used with ``fullmatch`` and anchored with ``\A``/``\Z``: ``$`` would also match before a
@@ -54,7 +56,6 @@ ROOT_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | _O_CLOEXEC
 DIR_FLAGS = ROOT_FLAGS | _O_NOFOLLOW
 FILE_FLAGS = (os.O_RDONLY | _O_NOFOLLOW | _O_CLOEXEC | getattr(os, "O_NONBLOCK", 0)
               | getattr(os, "O_NOCTTY", 0))
-TEMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW | _O_CLOEXEC
 
 # Directories that are never entered: version control, caches and virtual environments hold
 # third-party or generated content in which the number means something else.
@@ -688,18 +689,6 @@ def _check_unchanged(dir_fd, name, expected, identity):
     return info
 
 
-def _create_temp(dir_fd, name):
-    """Create a new, empty temporary file next to ``name``; return ``(fd, temp_name)``."""
-    for _attempt in range(100):
-        temp = ".%s.%s.tmp" % (name[:200], os.urandom(6).hex())
-        try:
-            return os.open(temp, TEMP_FLAGS, 0o600, dir_fd=dir_fd), temp
-        except OSError as exc:
-            if exc.errno != errno.EEXIST:
-                raise
-    raise OSError(errno.EEXIST, "no free temporary file name")
-
-
 def replace_at(dir_fd, name, expected, data, identity=None):
     """Atomically replace ``name`` in the open directory ``dir_fd`` by ``data`` (bytes).
 
@@ -711,43 +700,11 @@ def replace_at(dir_fd, name, expected, data, identity=None):
     """
     info = _check_unchanged(dir_fd, name, expected, identity)
     try:
-        fd, temp = _create_temp(dir_fd, name)
-    except OSError as exc:
-        raise WriteRefused("cannot create a temporary file: %s" % _strerror(exc))
-    renamed = False
-    try:
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-            os.fsync(fd)
-            tmp_info = os.fstat(fd)
-            if (tmp_info.st_uid, tmp_info.st_gid) != (info.st_uid, info.st_gid):
-                try:
-                    os.fchown(fd, info.st_uid, info.st_gid)
-                except OSError as exc:
-                    # As for Ansible's atomic_move: a user that is not root may not give a
-                    # file away; root always can.
-                    if exc.errno != errno.EPERM or os.geteuid() == 0:
-                        raise
-            # After fchown, which may clear the set-id bits.
-            os.fchmod(fd, stat.S_IMODE(info.st_mode))
-        finally:
-            os.close(fd)
-        os.rename(temp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
-        renamed = True
+        # The one descriptor-based write of the collection: O_EXCL temp, fchown, fchmod, rename.
+        safe_files.replace_in(dir_fd, name, data, mode=stat.S_IMODE(info.st_mode), uid=info.st_uid,
+                              gid=info.st_gid)
     except OSError as exc:
         raise WriteRefused("cannot write it: %s" % _strerror(exc))
-    finally:
-        if not renamed:
-            try:
-                os.unlink(temp, dir_fd=dir_fd)
-            except OSError:
-                pass
-    try:
-        os.fsync(dir_fd)
-    except OSError:
-        pass
 
 
 def write_edit(root, edit):

@@ -89,3 +89,34 @@ def parse_unit(text):
             raise UnitParseError("line %d: assignment outside of any section: %s" % (number, line))
         directives.append([section, key, value.strip(WHITESPACE)])
     return directives
+
+
+# An Environment= assignment anywhere in a line (a unit, a diff line, a message): the key, the
+# separator, then the value up to the end of the line.
+_ENVIRONMENT_LINE = re.compile(r"(Environment[ \t]*=[ \t]*)([^\r\n]*)")
+# One NAME=value word of an Environment= value: quoted as a whole ("A=b c", 'A=b c') or plain,
+# where quotes may start inside the value (A="b c") and a backslash escapes the next character.
+_ENVIRONMENT_WORD = re.compile(
+    r"""(")([A-Za-z_][A-Za-z0-9_]*)=(?:\\.|[^"\\])*"|(')([A-Za-z_][A-Za-z0-9_]*)=[^']*'"""
+    r"""|()([A-Za-z_][A-Za-z0-9_]*)=(?:"(?:\\.|[^"\\])*"|'[^']*'|\\.|[^\s"'\\])*""")
+
+
+def _mask_value(match):
+    groups = match.groups()
+    for index in (0, 2, 4):
+        if groups[index] is not None:
+            return "%s%s=***%s" % (groups[index], groups[index + 1], groups[index])
+    return match.group(0)  # pragma: no cover - one alternative always matches
+
+
+def mask_environment(text):
+    """``text`` with the value of every ``Environment=NAME=value`` assignment replaced by ``***``.
+
+    Unit files carry tokens in their environment; wherever a unit, a directive or a diff of one
+    is shown (diffs, plans, reports, messages) it goes through this first. The names stay, so a
+    reader still sees which variable changed.
+    """
+    if not text or "Environment" not in text:
+        return text
+    return _ENVIRONMENT_LINE.sub(
+        lambda line: line.group(1) + _ENVIRONMENT_WORD.sub(_mask_value, line.group(2)), text)

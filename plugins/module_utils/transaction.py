@@ -22,28 +22,31 @@ The lease (``lease.json``) names the run that is changing the device and when th
 expires, so that a second run neither plans from a change in flight nor reverts it.
 
 Standard library only, no Ansible imports: ``revert.py`` imports this file from a copy of the
-collection's module_utils that the module keeps inside the journal directory.
+collection's module_utils that the module keeps inside the journal directory (with
+``safe_files``, through which every read and write of a file goes).
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import errno
 import fcntl
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
+
+from ansible_collections.hailo.services.plugins.module_utils import safe_files
 
 JOURNAL = "journal.json"
 LAST_REVERT = "last-revert.json"
 LEASE = "lease.json"
 LOCK = "lock"
 SAVED = "saved"
+_SAVED_NAME = re.compile(r"\Asaved/[0-9]+\Z")
 SCRIPT = "revert.py"
 LIBRARY = "lib"
 TIMER_PREFIX = "port-reconcile-revert"
@@ -60,41 +63,17 @@ class JournalError(Exception):
 
 
 def fsync_dir(path):
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    safe_files.fsync_dir(path)
 
 
 def write_atomic(path, data, mode=None, uid=None, gid=None):
     """Replace ``path`` (a real path) with ``data`` in one rename, keeping or setting mode and owner.
 
-    Raises OSError (for example EPERM when the target is immutable); the old file is then intact.
+    Written through descriptors (``safe_files.write_file``): a symlink or other non-regular
+    file at ``path`` is refused, never followed. Raises OSError (for example EPERM when the
+    target is immutable); the old file is then intact.
     """
-    directory = os.path.dirname(path) or "."
-    try:
-        st = os.stat(path)
-    except OSError:
-        st = None
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        mode = (st.st_mode & 0o7777) if mode is None and st is not None else mode
-        uid = st.st_uid if uid is None and st is not None else uid
-        gid = st.st_gid if gid is None and st is not None else gid
-        if mode is not None:
-            os.chmod(tmp, mode)
-        if uid is not None and gid is not None:
-            os.chown(tmp, uid, gid)
-        os.rename(tmp, path)
-        fsync_dir(directory)
-    finally:
-        if os.path.lexists(tmp):
-            os.unlink(tmp)
+    safe_files.write_file(path, data, mode=mode, uid=uid, gid=gid)
 
 
 def lock(journal_dir, wait=True):
@@ -193,12 +172,13 @@ def release_lease(journal_dir, holder):
 
 def read_json(path):
     try:
-        with open(path, "rb") as handle:
-            return json.loads(handle.read().decode("utf-8"))
+        data = safe_files.read_or_none(path)
     except (IOError, OSError) as err:
-        if err.errno == errno.ENOENT:
-            return None
         raise JournalError("cannot read %s: %s" % (path, err.strerror or err))
+    if data is None:
+        return None
+    try:
+        return json.loads(data.decode("utf-8"))
     except ValueError as err:
         raise JournalError("%s is not valid JSON: %s" % (path, err))
 
@@ -231,24 +211,37 @@ def begin(journal_dir, change_id, paths, meta):
     """Save the original of every path (a real path) and write the journal; return it.
 
     Each original is fsynced before the journal names it, and the journal before any file of
-    the change is written: whatever dies after this returns, the journal can restore.
+    the change is written: whatever dies after this returns, the journal can restore. The
+    journal directory must be root's all the way up, each path absolute and normalised, and
+    each original a regular file (read without following a link or blocking); otherwise
+    JournalError, before anything is written.
     """
+    try:
+        safe_files.check_journal_dir(journal_dir)
+    except OSError as err:
+        raise JournalError(str(err))
+    for path in paths:
+        if not _plain_path(path):
+            raise JournalError("refused to journal %r: not an absolute, normalised path" % (path,))
     saved_dir = os.path.join(journal_dir, SAVED)
-    if os.path.isdir(saved_dir):
+    if os.path.isdir(saved_dir) and not os.path.islink(saved_dir):
         shutil.rmtree(saved_dir)
+    elif os.path.lexists(saved_dir):
+        os.unlink(saved_dir)
     os.makedirs(saved_dir, 0o700)
     files = []
     for index, path in enumerate(paths):
         entry = {"path": path, "existed": os.path.lexists(path)}
         if entry["existed"]:
-            st = os.stat(path)
-            with open(path, "rb") as handle:
-                data = handle.read()
-            saved = os.path.join(SAVED, "%d" % index)
+            try:
+                data, st = safe_files.read_regular(path)
+            except OSError as err:
+                raise JournalError("cannot journal %s: %s" % (path, err.strerror or err))
+            saved = "%s/%d" % (SAVED, index)  # a plain generated name, inside the journal
             write_atomic(os.path.join(journal_dir, saved), data, mode=0o600, uid=0, gid=0)
             entry.update(saved=saved, mode=st.st_mode & 0o7777, uid=st.st_uid, gid=st.st_gid, size=len(data))
         files.append(entry)
-    journal = dict(meta, version=VERSION, id=change_id, files=files, stage="saved",
+    journal = dict(meta, version=VERSION, id=change_id, files=files, declared=list(paths), stage="saved",
                    started=time.time())
     save(journal_dir, journal)
     return journal
@@ -321,17 +314,48 @@ def disarm(journal):
     _systemctl("stop", "--", *[unit + ".timer" for unit in _timer_units(journal)])
 
 
-def _restore(entry, journal_dir):
-    path = entry["path"]
+def _plain_path(path):
+    return isinstance(path, str) and os.path.isabs(path) and os.path.normpath(path) == path
+
+
+def _saved_data(entry, journal_dir):
+    """The saved original of ``entry``: a plain generated name whose file is inside the journal."""
+    saved = entry.get("saved")
+    if not isinstance(saved, str) or not _SAVED_NAME.match(saved):
+        raise safe_files.UnsafePath("refused: the saved original %r is not a name the journal gives" % (saved,))
+    full = os.path.join(journal_dir, saved)
+    inside = os.path.join(os.path.realpath(journal_dir), SAVED)
+    if os.path.realpath(os.path.dirname(full)) != inside:
+        raise safe_files.UnsafePath("refused: the saved original %s is not inside the journal %s"
+                                    % (full, journal_dir))
+    data, st = safe_files.read_regular(full, limit=max(int(entry.get("size") or 0), safe_files.MAX_READ_BYTES))
+    if st.st_uid != 0 and os.geteuid() == 0:
+        raise safe_files.UnsafePath("refused: the saved original %s is owned by %s"
+                                    % (full, safe_files.user_name(st.st_uid)))
+    return data
+
+
+def _restore(entry, journal_dir, declared=None):
+    """Put one file back; True when something was written or removed.
+
+    An entry is trusted only for an absolute, normalised path that the change declared
+    (``declared``; None for a journal written before it was recorded) and a saved original
+    inside the journal; otherwise OSError (UnsafePath) and nothing is touched.
+    """
+    path = entry.get("path")
+    if not _plain_path(path):
+        raise safe_files.UnsafePath("refused: %r is not an absolute, normalised path" % (path,))
+    if declared is not None and path not in declared:
+        raise safe_files.UnsafePath("refused: %s was not declared by the change" % path)
     if entry["existed"]:
-        with open(os.path.join(journal_dir, entry["saved"]), "rb") as handle:
-            data = handle.read()
+        data = _saved_data(entry, journal_dir)
         try:
-            with open(path, "rb") as handle:
-                if handle.read() == data and (os.stat(path).st_mode & 0o7777) == entry["mode"]:
-                    return False
+            current, st = safe_files.read_regular(path, limit=len(data))
+            if current == data and (st.st_mode & 0o7777) == entry["mode"]:
+                return False
         except (IOError, OSError):
             pass
+        safe_files.check_dir(os.path.dirname(path))  # a directory another user can write is refused
         write_atomic(path, data, mode=entry["mode"], uid=entry["uid"], gid=entry["gid"])
         return True
     if os.path.lexists(path):
@@ -358,10 +382,10 @@ def revert(journal_dir, journal, reason):
         _systemctl("stop", "--", *[name + ".service" for name in touched])
     for entry in journal.get("files") or []:
         try:
-            if _restore(entry, journal_dir):
+            if _restore(entry, journal_dir, journal.get("declared")):
                 report["restored"].append(entry["path"])
         except (IOError, OSError) as err:
-            report["errors"].append("%s: %s" % (entry["path"], err.strerror or err))
+            report["errors"].append("%s: %s" % (entry.get("path"), err.strerror or err))
     if journal.get("units_changed"):
         rc, out = _systemctl("daemon-reload")
         if rc != 0:

@@ -33,9 +33,10 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
-import os
 import re
 import traceback
+
+from ansible_collections.hailo.services.plugins.module_utils import safe_files
 
 try:
     import yaml
@@ -224,23 +225,41 @@ def load_yaml(text):
         loader.dispose()
 
 
-def read_config_bytes(path, limit=MAX_CONFIG_BYTES):
-    """The bytes of the file ``path``; reads at most ``limit`` + 1 bytes.
+def config_problem(path, err):
+    """The one wording of a config that cannot be edited (a PortFileError), shared by discovery
+    and the transaction: ``<path>: <why>``, for example ``duplicate key server.port``."""
+    return "%s: %s" % (path, err)
 
-    Raises PortFileError, naming the size, when the file is larger than ``limit``; IOError
-    and OSError pass through.
+
+def load_config(text):
+    """:func:`load_yaml` of a service config, refusing a second ``server`` or ``server.port`` key.
+
+    A plain load takes the last of two keys, and the edit refuses the file: discovery loads
+    with this so that it names the problem in the edit's words.
     """
-    with open(path, "rb") as handle:
-        data = handle.read(limit + 1)
-        if len(data) <= limit:
-            return data
-        try:
-            size = os.fstat(handle.fileno()).st_size
-        except OSError:  # pragma: no cover - fstat of an open file does not fail
-            size = 0
-    if size > limit:
-        raise PortFileError("refused: the file is %d bytes, more than the %d-byte limit" % (size, limit))
-    raise PortFileError("refused: the file is more than the %d-byte limit" % limit)
+    loader, root = _compose(text)
+    try:
+        if isinstance(root, yaml.MappingNode):
+            server = _mapping_value(root, "server", "")
+            if isinstance(server, yaml.MappingNode):
+                _mapping_value(server, "port", "server.")
+        return _construct(loader, root)
+    finally:
+        loader.dispose()
+
+
+def read_config_bytes(path, limit=MAX_CONFIG_BYTES, allow_root_symlinks=False):
+    """The bytes of the regular file ``path``; reads at most ``limit`` + 1 bytes, never blocks
+    and follows no symlink unless allowed (``safe_files.read_regular``).
+
+    Raises PortFileError, naming the size, when the file is larger than ``limit``;
+    ``safe_files.UnsafePath`` (an OSError) for a symlink, FIFO, directory or device; other
+    IOError and OSError pass through.
+    """
+    try:
+        return safe_files.read_regular(path, limit, allow_root_symlinks)[0]
+    except safe_files.FileTooLarge as err:
+        raise PortFileError(err.why)
 
 
 def parse_port_value(value):

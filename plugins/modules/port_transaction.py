@@ -16,8 +16,8 @@ description:
   - Applies every file change of a port rollout on the device, restarts the services, checks
     their health, and rolls the whole device back on any failure, in one module execution.
   - "O(state=applied): 1. journals the original bytes, mode and owner of every file it will
-    write (by real path: a symlinked config is written and restored behind its link), whatever
-    O(backup) says; 2. arms a transient systemd timer that restores the journal unless the
+    write (a symlinked config, allowed by O(allow_root_symlinks), is written and restored behind
+    its link), whatever O(backup) says; 2. arms a transient systemd timer that restores the journal unless the
     change is confirmed (O(confirm_timeout)); 3. writes the configs (edited in place or
     rendered), their JSON copies and the units, each atomically; 4. reloads systemd when a unit
     changed; 5. stops the crash-looping services, then restarts the others in the given order;
@@ -82,7 +82,9 @@ options:
     default: []
     suboptions:
       path:
-        description: The file (a symlink is followed; its target is written).
+        description:
+          - The file, an absolute path. A symlink is refused unless O(allow_root_symlinks) is set
+            (then its target is written).
         type: path
         required: true
       kind:
@@ -161,12 +163,25 @@ options:
         timer does not fire before it has passed, plus O(confirm_timeout).
     type: int
     default: 300
+  allow_root_symlinks:
+    description:
+      - Follow a config, JSON copy or unit that is a symlink when the link's directory and
+        every directory of its target are owned by root and writable by nobody else.
+      - By default every symlink is refused before anything is written, as is a file that is not
+        a regular file or that sits in a directory a non-root user can write; the message names
+        the path and its owner, in the words M(hailo.services.service_info) uses.
+    type: bool
+    default: false
+    version_added: 0.1.0
   backup:
     description: Also keep a timestamped copy of each changed file next to it.
     type: bool
     default: false
   backup_keep:
-    description: The copies kept per file with O(backup); older ones are removed.
+    description:
+      - The copies kept per file with O(backup); older ones are removed. Only root's regular
+        files named like a copy (C(<file>.<pid>.<YYYY-mm-dd@HH:MM:SS>~)) are removed, and a
+        copy that cannot be removed does not fail the change.
     type: int
     default: 3
   reason:
@@ -179,6 +194,10 @@ notes:
     C(applied)) and a number of seconds, or C(kill), makes the next change pause there, or kill
     itself there; the file is removed when it fires."
   - Config contents are not returned, except as a diff in diff mode, and are not logged on the device.
+    In a unit's diff the value of every C(Environment=) assignment is shown as C(***).
+  - Every file is read without following a symlink or blocking (a FIFO is refused), at most
+    256 KiB, and written through descriptors (a new temporary file, C(fchown) then C(fchmod),
+    fsync, rename in the directory); mode and owner, set-id bits included, are kept.
   - Supports check mode and diff mode; check mode writes nothing and arms nothing.
 attributes:
   check_mode:
@@ -278,8 +297,9 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.hailo.services.plugins.module_utils import transaction
+from ansible_collections.hailo.services.plugins.module_utils import safe_files, transaction
 from ansible_collections.hailo.services.plugins.module_utils.health import check_services, failure_message
+from ansible_collections.hailo.services.plugins.module_utils.systemd_unit import mask_environment
 from ansible_collections.hailo.services.plugins.module_utils.listeners import (
     read_listeners,
     systemctl_show_args,
@@ -290,6 +310,7 @@ from ansible_collections.hailo.services.plugins.module_utils.yaml_port import (
     MAX_CONFIG_BYTES,
     YAML_IMPORT_ERROR,
     PortFileError,
+    config_problem,
     json_in_step,
     load_yaml,
     render_json,
@@ -309,16 +330,21 @@ def _sha1(data):
 
 
 def _read(path):
+    """The bytes of ``path`` (already checked by ``_target``), or None when it is missing."""
     try:
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_FILE_BYTES + 1)
+        return safe_files.read_or_none(path, MAX_FILE_BYTES)
+    except safe_files.UnsafePath as err:
+        raise ChangeFailed(str(err))
     except (IOError, OSError) as err:
-        if not os.path.lexists(path):
-            return None
         raise ChangeFailed("%s: cannot read: %s" % (path, err.strerror or err))
-    if len(data) > MAX_FILE_BYTES:
-        raise ChangeFailed("%s: refused: larger than %d bytes" % (path, MAX_FILE_BYTES))
-    return data
+
+
+def _target(path, allow_root_symlinks):
+    """The path to write for ``path``, refused (in discovery's words) before anything is written."""
+    try:
+        return safe_files.check_target(path, allow_root_symlinks)
+    except safe_files.UnsafePath as err:
+        raise ChangeFailed("%s; nothing was written" % err)
 
 
 def _check_expected(path, data, expect):
@@ -347,15 +373,15 @@ def _validate(module, kind, path, data):
         analyze = module.get_bin_path("systemd-analyze")
         if analyze is None:
             return
-        workdir = tempfile.mkdtemp(prefix="hailo-unit-")
+        workdir = tempfile.mkdtemp(prefix="hailo-unit-")  # private (0700): nobody else can swap the copy
         try:
             copy = os.path.join(workdir, os.path.basename(path))
-            with open(copy, "wb") as handle:
-                handle.write(data)
+            safe_files.write_file(copy, data, mode=0o600)
             rc, out, err = module.run_command([analyze, "verify", copy])
             if rc != 0:
+                why = (err or out).strip() or "it exited with rc %d and printed nothing" % rc
                 raise ChangeFailed("%s: systemd-analyze verify refused the new unit: %s"
-                                   % (path, (err or out).strip()))
+                                   % (path, mask_environment(why)))
         finally:
             for name in os.listdir(workdir):
                 os.unlink(os.path.join(workdir, name))
@@ -363,10 +389,15 @@ def _validate(module, kind, path, data):
 
 
 def plan_files(module, files):
-    """Every write of the change, worked out before the first one: a list of dicts."""
+    """Every write of the change, worked out before the first one: a list of dicts.
+
+    Every path is checked first (``safe_files.check_target``): a symlink (unless allowed), a
+    file that is not a regular file, or one in a directory a non-root user can write is refused.
+    """
+    allow = module.params.get("allow_root_symlinks", False)
     writes = []
     for item in files:
-        path = os.path.realpath(item["path"])
+        path = _target(item["path"], allow)
         old = _read(path)
         _check_expected(item["path"], old, item.get("expect"))
         if item.get("port") is not None:
@@ -377,10 +408,10 @@ def plan_files(module, files):
                 data = load_yaml(new_text)
                 json_text = render_json(data) if item.get("json_path") else None
             except (PortFileError, UnicodeDecodeError) as err:
-                raise ChangeFailed("%s: %s" % (item["path"], err))
+                raise ChangeFailed(config_problem(item["path"], err))
             writes.append(dict(path=path, old=old, new=new_text.encode("utf-8"), kind="config"))
             if json_text is not None:
-                json_path = os.path.realpath(item["json_path"])
+                json_path = _target(item["json_path"], allow)
                 json_old = _read(json_path)
                 _check_expected(item["json_path"], json_old, item.get("json_expect"))
                 in_step = False
@@ -391,7 +422,7 @@ def plan_files(module, files):
                         in_step = False
                 if not in_step:
                     # A new copy gets the YAML's mode and owner, as the installers' copies have.
-                    st = os.stat(path)
+                    st = os.lstat(path)
                     writes.append(dict(path=json_path, old=json_old, new=json_text.encode("utf-8"), kind="json",
                                        mode=None if json_old is not None else st.st_mode & 0o7777,
                                        uid=None if json_old is not None else st.st_uid,
@@ -555,19 +586,20 @@ def _claim(module, params, invocation):
         transaction.write_lease(params["journal_dir"], params["lease_holder"], expires, (lease or {}).get("controller"))
 
 
+def _shown(write, data):
+    """A file's text for diff mode; a unit's environment values masked (they can hold tokens)."""
+    text = data.decode("utf-8", "replace")
+    return mask_environment(text) if write["kind"] == "unit" else text
+
+
 def _backup(path, data, keep):
-    """A timestamped copy next to ``path``; only the newest ``keep`` copies stay."""
-    stamp = time.strftime("%Y-%m-%d@%H:%M:%S", time.localtime())
+    """A timestamped copy next to ``path`` (root's, 0600); only the newest ``keep`` copies stay.
+
+    Returns the errors of the pruning, which never fails the change.
+    """
     directory, base = os.path.split(path)
-    transaction.write_atomic(os.path.join(directory, "%s.%d.%s~" % (base, os.getpid(), stamp)), data)
-    prefix = base + "."
-    copies = []
-    for entry in os.listdir(directory):
-        if entry.startswith(prefix) and entry.endswith("~") and "@" in entry:
-            full = os.path.join(directory, entry)
-            copies.append((os.lstat(full).st_mtime, entry, full))
-    for dummy, dummy2, full in sorted(copies)[:max(0, len(copies) - keep)]:
-        os.unlink(full)
+    transaction.write_atomic(os.path.join(directory, safe_files.backup_name(base)), data, mode=0o600, uid=0, gid=0)
+    return safe_files.prune_backups(directory, base, keep)
 
 
 def main():
@@ -597,6 +629,7 @@ def main():
             transaction_timeout=dict(type="int", default=300),
             backup=dict(type="bool", default=False),
             backup_keep=dict(type="int", default=3),
+            allow_root_symlinks=dict(type="bool", default=False),
             reason=dict(type="str", default="reverted by the controller"),
             unit_dir=dict(type="path", default="/etc/systemd/system"),
             lease_holder=dict(type="str"),
@@ -615,6 +648,10 @@ def main():
     if not HAS_YAML:
         module.fail_json(msg=missing_required_lib("PyYAML (python3-yaml)"), exception=YAML_IMPORT_ERROR,
                          invocation=invocation)
+    try:  # before any lock, lease or journal in it is opened
+        safe_files.check_journal_dir(journal_dir)
+    except (IOError, OSError) as err:
+        module.fail_json(msg="%s; nothing was written" % (getattr(err, "strerror", None) or err), invocation=invocation)
     if params["backup_keep"] < 1:
         module.fail_json(msg="backup_keep must be at least 1, got %d" % params["backup_keep"], invocation=invocation)
 
@@ -648,8 +685,8 @@ def main():
     result = dict(changed=bool(writes or params["restart"] or params["stop_first"]), written=[], restarted=[])
     if module._diff:
         result["diff"] = [dict(before_header=write["path"], after_header=write["path"],
-                               before=(write["old"] or b"").decode("utf-8", "replace"),
-                               after=write["new"].decode("utf-8", "replace")) for write in writes]
+                               before=_shown(write, write["old"] or b""), after=_shown(write, write["new"]))
+                          for write in writes]
     if module.check_mode:
         result.update(written=[write["path"] for write in writes], restarted=list(params["restart"]))
         module.exit_json(invocation=invocation, **result)
@@ -673,10 +710,11 @@ def main():
                 transaction.forget_last_revert(journal_dir)
         if result["changed"]:
             try:
+                safe_files.check_journal_dir(journal_dir)
                 transaction.install(journal_dir, _revert_sources(), unit_dir=params["unit_dir"])
             except (transaction.JournalError, IOError, OSError) as err:
-                module.fail_json(msg="cannot install the revert on the device, nothing was changed: %s" % err,
-                                 invocation=invocation, **result)
+                module.fail_json(msg="cannot install the revert on the device: %s; nothing was written"
+                                 % (getattr(err, "strerror", None) or err), invocation=invocation, **result)
             result.update(apply_change(module, params, writes, invocation))
         else:
             report = check_services(params["health"], host=params["health_host"], timeout=params["health_timeout"])

@@ -21,6 +21,13 @@ description:
     C(^[a-z0-9][a-z0-9._-]*$) are skipped.
   - A configuration that cannot be read, does not parse, or has no integer C(server.port)
     gives an entry with RV(services.error) set; it does not fail the module.
+  - "The problems M(hailo.services.port_transaction) refuses are named here first, in the same
+    words: a config with two C(server.port) keys; a config, JSON copy or unit that is a symlink
+    (unless O(allow_root_symlinks)), is not a regular file (a directory, a FIFO, a device), or
+    sits in a directory a non-root user can write (the message names the path and its owner);
+    a JSON copy whose directory is missing (RV(services.json_problem))."
+  - Every file is read without following a symlink or blocking, and only when it is a regular
+    file.
   - >-
     Reading is bounded. A configuration larger than 256 KiB is not parsed (at most one byte
     more than that is read), and YAML whose aliases expand too far (more than 100 aliases,
@@ -77,6 +84,15 @@ options:
         out of the results and the logs unless a play needs them.
     type: bool
     default: false
+  allow_root_symlinks:
+    description:
+      - Read, and accept for a change, a config, JSON copy or unit that is a symlink whose link
+        directory and target directories are all owned by root and writable by nobody else,
+        as M(hailo.services.port_transaction)'s O(hailo.services.port_transaction#module:allow_root_symlinks)
+        does. By default such a file is reported as a problem.
+    type: bool
+    default: false
+    version_added: 0.1.0
   journal_dir:
     description:
       - Where M(hailo.services.port_transaction) keeps the journal of an unconfirmed change.
@@ -218,7 +234,8 @@ services:
       returned: always
     checksum:
       description:
-        - SHA-1 of the service YAML, or V(null) when it does not exist. Lets the controller
+        - SHA-1 of the service YAML, or V(null) when it does not exist or is refused (a symlink,
+          not a regular file, over the size limit). Lets the controller
           send only the rendered configs whose content differs.
       type: str
       returned: always
@@ -240,8 +257,15 @@ services:
       type: str
       returned: always
     json_exists:
-      description: Whether the JSON copy exists.
+      description: Whether the JSON copy exists as a regular file that may be read.
       type: bool
+      returned: always
+    json_problem:
+      description:
+        - Why the JSON copy cannot be written by a change, in M(hailo.services.port_transaction)'s
+          words, or V(null). For example its directory is missing, it is a directory or a symlink.
+        - When something is at the JSON copy's path, the problem is also RV(services.error).
+      type: str
       returned: always
     json_checksum:
       description: SHA-1 of the JSON copy, or V(null) when it does not exist.
@@ -259,7 +283,9 @@ services:
       type: int
       returned: always
     error:
-      description: Why the YAML could not be used, or V(null).
+      description:
+        - Why the service cannot be changed, or V(null). The first problem found, in the words
+          M(hailo.services.port_transaction) refuses it with; the YAML's own problems come first.
       type: str
       returned: always
     serving:
@@ -413,6 +439,7 @@ systemctl_error:
   sample: "System has not been booted with systemd as init system (PID 1). Can't operate."
 """
 
+import hashlib
 import json
 import os
 import re
@@ -426,16 +453,17 @@ from ansible_collections.hailo.services.plugins.module_utils.listeners import (
     unit_states,
     unknown_unit_state,
 )
-from ansible_collections.hailo.services.plugins.module_utils import transaction
-from ansible_collections.hailo.services.plugins.module_utils.systemd_unit import parse_unit
+from ansible_collections.hailo.services.plugins.module_utils import safe_files, transaction
+from ansible_collections.hailo.services.plugins.module_utils.systemd_unit import mask_environment, parse_unit
 from ansible_collections.hailo.services.plugins.module_utils.yaml_port import (
     HAS_YAML,
     PORT_MAX,
     PORT_MIN,
     YAML_IMPORT_ERROR,
     PortFileError,
+    config_problem,
     json_in_step,
-    load_yaml,
+    load_config,
     parse_port_value,
     read_config_bytes,
 )
@@ -444,7 +472,11 @@ SERVICE_NAME = re.compile(r"\A[a-z0-9][a-z0-9._-]*\Z")
 
 
 def discover(config_dir):
-    """Service names of the ``*.yaml`` files in ``config_dir``, sorted."""
+    """Service names of the ``*.yaml`` entries in ``config_dir``, sorted.
+
+    Every entry counts, not only regular files: one that is a directory, a FIFO or a symlink
+    is reported with its problem rather than skipped in silence.
+    """
     try:
         entries = os.listdir(config_dir)
     except OSError:
@@ -452,27 +484,49 @@ def discover(config_dir):
     names = []
     for entry in entries:
         stem, ext = os.path.splitext(entry)
-        if ext == ".yaml" and SERVICE_NAME.match(stem) and os.path.isfile(os.path.join(config_dir, entry)):
+        if ext == ".yaml" and SERVICE_NAME.match(stem):
             names.append(stem)
     return sorted(names)
 
 
-def _read_text(path):
-    with open(path, "rb") as handle:
-        return handle.read().decode("utf-8")
+def _sha1(data):
+    return None if data is None else hashlib.sha1(data).hexdigest()
 
 
-def read_config(config_path):
-    """``(data, host, port, error)`` of one service YAML; reading and parsing are bounded
-    (see ``yaml_port.read_config_bytes`` and ``yaml_port.load_yaml``)."""
+def checked(path, allow_root_symlinks):
+    """``(path to read, problem)``: ``safe_files.check_target``'s verdict, the transaction's words."""
     try:
-        data = load_yaml(read_config_bytes(config_path).decode("utf-8"))
+        return safe_files.check_target(path, allow_root_symlinks), None
+    except safe_files.UnsafePath as err:
+        return path, str(err)
+
+
+def read_bytes(path, allow_root_symlinks=False):
+    """``(bytes or None, problem)`` of a file that passed ``checked``; bounded, never blocks."""
+    try:
+        return safe_files.read_or_none(path, allow_root_symlinks=allow_root_symlinks), None
+    except safe_files.UnsafePath as err:
+        return None, str(err)
+    except (IOError, OSError) as err:
+        return None, "cannot read %s: %s" % (path, err.strerror or err)
+
+
+def read_config(config_path, raw=None):
+    """``(data, host, port, error)`` of one service YAML; reading and parsing are bounded
+    (see ``yaml_port.read_config_bytes`` and ``yaml_port.load_config``). ``raw``: its bytes,
+    when already read."""
+    try:
+        if raw is None:
+            raw = read_config_bytes(config_path)
+        data = load_config(raw.decode("utf-8"))
+    except safe_files.UnsafePath as err:
+        return None, None, None, str(err)
     except (IOError, OSError) as err:
         return None, None, None, "cannot read %s: %s" % (config_path, err.strerror or err)
     except UnicodeDecodeError as err:
         return None, None, None, "%s is not UTF-8: %s" % (config_path, err)
     except PortFileError as err:
-        return None, None, None, "%s: %s" % (config_path, err)
+        return None, None, None, config_problem(config_path, err)
     server = data.get("server") if isinstance(data, dict) else None
     if not isinstance(server, dict):
         problem = "server is not a mapping" if isinstance(data, dict) and "server" in data else "no server mapping"
@@ -489,11 +543,12 @@ def read_config(config_path):
     return data, host, port, None
 
 
-def is_owned(config_path, marker):
-    """Whether the leading comment block (comments and blank lines before any data) holds ``marker``."""
+def is_owned(raw, marker):
+    """Whether the leading comment block (comments and blank lines before any data) of the
+    config's bytes ``raw`` holds ``marker``."""
     try:
-        lines = read_config_bytes(config_path).decode("utf-8").splitlines()
-    except (IOError, OSError, UnicodeDecodeError, PortFileError):
+        lines = (raw or b"").decode("utf-8").splitlines()
+    except UnicodeDecodeError:
         return False
     for line in lines:
         stripped = line.strip()
@@ -504,13 +559,13 @@ def is_owned(config_path, marker):
     return False
 
 
-def read_json_copy(json_path, data, yaml_ok):
-    """``(exists, in_step, port)`` of one JSON copy."""
-    if not os.path.isfile(json_path):
+def read_json_copy(json_path, data, yaml_ok, raw=None):
+    """``(exists, in_step, port)`` of one JSON copy; ``raw``: its bytes (None: missing)."""
+    if raw is None:
         return False, (False if yaml_ok else None), None
     try:
-        text = _read_text(json_path)
-    except (IOError, OSError, UnicodeDecodeError):
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
         return True, (False if yaml_ok else None), None
     try:
         copy = json.loads(text)
@@ -527,20 +582,21 @@ def read_json_copy(json_path, data, yaml_ok):
     return True, in_step, port
 
 
-def read_unit(unit_path):
-    """``(directives, parse_error)`` of one unit file; ``directives`` is None when it cannot be used."""
-    if not os.path.isfile(unit_path):
+def read_unit(unit_path, raw=None, problem=None):
+    """``(directives, parse_error)`` of one unit file from its bytes ``raw`` (None: missing);
+    ``directives`` is None when it cannot be used (``problem``: why it was not read)."""
+    if problem is not None:
+        return None, problem
+    if raw is None:
         return None, "%s does not exist" % unit_path
     try:
-        text = _read_text(unit_path)
-    except (IOError, OSError) as err:
-        return None, "cannot read %s: %s" % (unit_path, err.strerror or err)
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as err:
         return None, "%s is not UTF-8: %s" % (unit_path, err)
     try:
         return parse_unit(text), None
     except ValueError as err:
-        return None, "%s: %s" % (unit_path, err)
+        return None, "%s: %s" % (unit_path, mask_environment(str(err)))  # the message quotes the line
 
 
 def unit_dropins(unit_dir, unit):
@@ -578,6 +634,7 @@ def main():
             services=dict(type="list", elements="str"),
             owned_marker=dict(type="str", default="Owned by hailo.services (config_mode template)"),
             return_data=dict(type="bool", default=False),
+            allow_root_symlinks=dict(type="bool", default=False),
             journal_dir=dict(type="path"),
             lease_holder=dict(type="str"),
             lease_seconds=dict(type="int", default=900),
@@ -608,31 +665,51 @@ def main():
     units = [name + ".service" for name in names]
     states, systemctl_error = query_units(module, units)
 
+    allow = module.params["allow_root_symlinks"]
     services = {}
     for name, unit in zip(names, units):
         config_path = os.path.join(config_dir, name + ".yaml")
         json_path = os.path.join(json_dir, name, name + ".json")
-        if os.path.isfile(config_path):
-            data, host, port, error = read_config(config_path)
-        else:
+        # Each file is checked as the transaction checks it before a write, then read once.
+        real, yaml_problem = checked(config_path, allow)
+        raw = None
+        if yaml_problem is not None:
+            data, host, port, error = None, None, None, yaml_problem
+        elif not os.path.lexists(real):
             data, host, port, error = None, None, None, "%s does not exist" % config_path
+        else:
+            try:
+                raw = read_config_bytes(real, allow_root_symlinks=allow)
+            except (IOError, OSError, PortFileError):
+                raw = None  # read_config names it
+            data, host, port, error = read_config(config_path, raw)
         yaml_ok = isinstance(data, dict)
-        json_exists, in_step, json_port = read_json_copy(json_path, data, yaml_ok)
+        json_real, json_problem = checked(json_path, allow)
+        json_raw = None
+        if json_problem is None:
+            json_raw, json_problem = read_bytes(json_real, allow)
+        json_exists, in_step, json_port = read_json_copy(json_path, data, yaml_ok, json_raw)
+        if json_problem is not None and os.path.lexists(json_path) and error is None:
+            error = json_problem
 
         state = dict(states[unit])
         unit_path = os.path.join(unit_dir, unit)
-        state.update(name=unit, path=unit_path, file_exists=os.path.isfile(unit_path))
-        state["checksum"] = module.sha1(unit_path) if state["file_exists"] else None
-        state["directives"], state["parse_error"] = read_unit(unit_path)
+        unit_real, unit_problem = checked(unit_path, allow)
+        unit_raw = None
+        if unit_problem is None:
+            unit_raw, unit_problem = read_bytes(unit_real, allow)
+        state.update(name=unit, path=unit_path, file_exists=unit_raw is not None)
+        state["checksum"] = _sha1(unit_raw)
+        state["directives"], state["parse_error"] = read_unit(unit_path, unit_raw, unit_problem)
         state["dropins"] = unit_dropins(unit_dir, unit)
         if not state["known"]:
             state["exists"] = state["file_exists"]
         services[name] = dict(
             config_path=config_path, host=host, port=port, error=error,
-            checksum=module.sha1(config_path) if os.path.isfile(config_path) else None,
-            owned=is_owned(config_path, module.params["owned_marker"]) if os.path.isfile(config_path) else False,
+            checksum=_sha1(raw),
+            owned=is_owned(raw, module.params["owned_marker"]),
             json_path=json_path, json_exists=json_exists, json_in_step=in_step, json_port=json_port,
-            json_checksum=module.sha1(json_path) if json_exists else None,
+            json_checksum=_sha1(json_raw), json_problem=json_problem,
             unit=state,
         )
         if module.params["return_data"]:
@@ -671,6 +748,7 @@ def _take_lease(module):
     params = module.params
     journal_dir = params["journal_dir"]
     try:
+        safe_files.check_journal_dir(journal_dir)
         if not os.path.isdir(journal_dir):
             os.makedirs(journal_dir, 0o700)
         lease, waited = transaction.take_lease(journal_dir, params["lease_holder"], params["lease_seconds"],

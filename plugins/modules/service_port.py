@@ -267,12 +267,11 @@ def main():
         if yaml_changed:
             write_atomic(path, new_bytes)
         if json_changed:
-            write_atomic(json_path, json_text.encode("utf-8"))
-            if json_old is None:
-                # A new copy: same owner, group and mode as the YAML it renders.
-                st = os.stat(path)
-                os.chown(json_path, st.st_uid, st.st_gid)
-                os.chmod(json_path, st.st_mode & 0o7777)
+            # A new copy: same owner, group and mode as the YAML it renders, set on the
+            # descriptor before the rename (never by path afterwards).
+            st = os.stat(path) if json_old is None else None
+            write_atomic(json_path, json_text.encode("utf-8"), mode=st and st.st_mode & 0o7777,
+                         uid=st and st.st_uid, gid=st and st.st_gid)
     except (IOError, OSError) as err:
         module.fail_json(msg="writing failed: %s" % err, exception=traceback.format_exc(), **result)
 

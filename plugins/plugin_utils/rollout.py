@@ -88,6 +88,9 @@ def rollout_steps(discovered, catalog, plan, json_readers=(), units=None, config
             raise RolloutError("service %s is on the device but not in the port map" % name)
         target = plan["ports"][name]
         wants_json = bool(found.get("json_exists")) or name in json_readers
+        if wants_json and found.get("json_problem"):
+            # Discovery's words, which port_transaction would refuse the write with.
+            raise RolloutError("service %s: %s" % (name, found["json_problem"]))
         unit = found.get("unit") or {}
         rendered = (units or {}).get(name)
         update_unit = rendered is not None and _differs(rendered, unit.get("checksum"))
@@ -305,7 +308,7 @@ def revert_deadline(confirm_timeout, transaction_timeout=None, confirm_by=None):
 def rollback_message(host, cause, report, rollback, rollback_health, unreachable, confirm_timeout,
                      revert_error=None, transaction_timeout=None, confirm_by=None):
     """The failure message of a device whose change was rolled back (or could not be)."""
-    cause = (cause or "unknown cause").rstrip(".")
+    cause = (cause or "the failed step gave no message").rstrip(".")
     now = (" Now: %s." % "; ".join(report["lines"])) if report["lines"] else ""
     if unreachable or revert_error:
         why = "could not be reached to roll it back" if unreachable else "could not be rolled back (%s)" % revert_error

@@ -21,6 +21,7 @@ from __future__ import annotations
 import difflib
 import re
 
+from ansible_collections.hailo.services.plugins.module_utils.systemd_unit import mask_environment
 from ansible_collections.hailo.services.plugins.plugin_utils.systemd_directives import SECTIONS
 
 NAME = re.compile(r"\A[A-Za-z][A-Za-z0-9]*\Z")
@@ -249,7 +250,8 @@ def _environment_assigned(directives, section):
 
 
 def _show(key, values):
-    return "; ".join("%s=%s" % (key, value) for value in values)
+    """``Key=value; ...`` for a message, environment values masked (they can hold tokens)."""
+    return "; ".join(mask_environment("%s=%s" % (key, value)) for value in values)
 
 
 def refusals(unit_name, before, after, settings):

@@ -380,7 +380,7 @@ def install_service(svc, spec):
     yaml_path = os.path.join(HAILO_DIR, name + ".yaml")
     write_file(yaml_path, svc["yaml"])
     xdg = os.path.join(XDG_DIR, name)
-    make_dir(xdg, owner=name, group=name)
+    make_dir(xdg)  # root's, 0755, as the installers (running as root) leave it
     json_path = os.path.join(xdg, name + ".json")
     if svc["json_copy"]:
         # Exactly what the installers' render_config.py does.
@@ -390,7 +390,7 @@ def install_service(svc, spec):
         with open(tmp, "w", encoding="utf-8") as handle:
             json.dump(data, handle, indent=2)
         os.chmod(tmp, 0o644)
-        os.chown(tmp, pwd.getpwnam(name).pw_uid, grp.getgrnam(name).gr_gid)
+        os.chown(tmp, 0, 0)
         os.replace(tmp, json_path)
     elif os.path.exists(json_path):
         os.remove(json_path)

@@ -71,3 +71,13 @@ def test_failed_loser_is_stopped_as_before(device):
 
 def test_standby_service_still_stopped(device):
     assert device["units"][STANDBY]["ActiveState"] in ("inactive", "failed")
+
+
+def test_a_symlinked_json_copy_is_refused_before_anything_is_written(host):
+    """converge.yml's second play: the JSON copy was a symlink to /root/pose-elsewhere.json."""
+    link, target = "/etc/xdg/hailo-pose/hailo-pose.json", "/root/pose-elsewhere.json"
+    message = host.file("/root/symlink-refusal.txt").content_string
+    assert "%s: refused: it is a symlink (to %s, the link owned by root)" % (link, target) in message, message
+    # Never written through: the file it pointed to still holds the original bytes.
+    assert host.file(target).content == host.file(link).content
+    assert not host.file("/var/lib/hailo-services/transaction/journal.json").exists

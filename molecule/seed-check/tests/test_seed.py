@@ -303,7 +303,7 @@ def test_installed_like_the_installers_do(facts, name):
     assert (cfg["owner"], cfg["group"], cfg["mode"]) == ("root", "root", 0o644)
     assert yaml.safe_load(cfg["content"])["server"]["port"] == SEED[name]["port"]
     xdg = files["/etc/xdg/%s" % name]
-    assert xdg["type"] == "dir" and xdg["owner"] == name
+    assert (xdg["type"], xdg["owner"], xdg["mode"]) == ("dir", "root", 0o755)  # the installers run as root
     assert files["/var/lib/%s" % name]["owner"] == name
     # What ExecStart= runs exists: the stand-in at the script (or binary) path, and the
     # interpreter: a venv's python is a symlink to the system python, like a real venv's.
@@ -423,7 +423,7 @@ def test_json_copies_are_rendered_the_installers_way(facts, name):
     if name not in JSON_READERS:
         assert copy is None
         return
-    assert (copy["owner"], copy["group"], copy["mode"]) == (name, name, 0o644)
+    assert (copy["owner"], copy["group"], copy["mode"]) == ("root", "root", 0o644)
     data = yaml.safe_load(facts["files"]["/etc/hailo/%s.yaml" % name]["content"])
     # render_config.py: json.dump(yaml.safe_load(...), f, indent=2) -- no trailing newline.
     assert copy["content"] == json.dumps(data, indent=2)

@@ -1144,7 +1144,7 @@ def test_planted_temp_name_is_never_followed(tmp_path, monkeypatch):
     os.symlink(str(tmp_path / "target"), planted)
     outcome = pr.apply_edits(root, plan["edits"])
     assert outcome["written"] == []
-    assert outcome["failed"][0]["reason"] == "cannot create a temporary file: no free temporary file name"
+    assert outcome["failed"][0]["reason"] == "cannot write it: no free temporary file name"
     assert (tmp_path / "target").read_text() == "precious\n"
     assert os.readlink(planted) == str(tmp_path / "target")
     assert (tmp_path / "tree" / "hailo-piper" / "config.yaml").read_text() == "port: 5002\n"

@@ -161,16 +161,20 @@ def test_a_failed_restart_rolls_back(device, server):
     assert (device / "etc-hailo" / "hailo-depth.yaml").read_bytes() == DEPTH
 
 
-def test_a_symlinked_config_keeps_its_link(device, server):
+def test_a_symlinked_config_is_refused_unless_allowed_then_keeps_its_link(device, server):
     real = device / "real-depth.yaml"
     real.write_bytes(DEPTH)
     link = device / "etc-hailo" / "hailo-depth.yaml"
     link.unlink()
     link.symlink_to(real)
-    result = run(device, move_depth(device, 11439, free_port()))
+    refused = run(device, move_depth(device, 11439, server))
+    assert refused["failed"] and not refused.get("rolled_back")
+    assert refused["msg"].startswith("%s: refused: it is a symlink (to %s, the link owned by root)" % (link, real))
+    assert calls(device) == [] and not (device / "journal").exists()
+    result = run(device, move_depth(device, 11439, free_port(), allow_root_symlinks=True))
     assert result.get("rolled_back"), result["msg"]
     assert link.is_symlink() and real.read_bytes() == DEPTH
-    result = run(device, move_depth(device, 11439, server))
+    result = run(device, move_depth(device, 11439, server, allow_root_symlinks=True))
     assert not result.get("failed"), result["msg"]
     assert link.is_symlink() and b"port: 11439" in real.read_bytes()
 
@@ -270,3 +274,94 @@ def test_a_rendered_unit_is_written_and_restored(device):
     assert "systemctl daemon-reload" in calls(device)
     assert unit.read_bytes() == b"[Service]\nExecStart=/bin/true\n"
     assert "ExecStart=/bin/false" not in json.dumps(result["invocation"])
+
+
+SERVICE_INFO = os.path.join(REPO_ROOT, "plugins", "modules", "service_info.py")
+
+
+def discover(device):
+    """``service_info``'s entry for hailo-depth on the device."""
+    args_file = device / "discover.json"
+    args_file.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": {
+        "config_dir": str(device / "etc-hailo"), "json_dir": str(device / "xdg"), "unit_dir": str(device),
+        "services": ["hailo-depth"]}}))
+    env = dict(os.environ, PYTHONPATH=COLLECTIONS_DIR, PATH="%s:%s" % (device / "bin", os.environ["PATH"]),
+               FAKE_LOG=str(device / "discover.log"))
+    proc = subprocess.run([sys.executable, SERVICE_INFO, str(args_file)], capture_output=True, env=env, timeout=60,
+                          check=False)
+    return json.loads(proc.stdout.decode())["services"]["hailo-depth"]
+
+
+def _as_directory(path):
+    path.unlink()
+    path.mkdir()
+
+
+def _json_elsewhere(device):
+    victim = device / "victim.json"
+    victim.write_bytes(DEPTH_JSON)
+    copy = device / "xdg" / "hailo-depth" / "hailo-depth.json"
+    copy.unlink()
+    copy.symlink_to(victim)
+
+
+def _no_json_dir(device):
+    copy = device / "xdg" / "hailo-depth" / "hailo-depth.json"
+    copy.unlink()
+    copy.parent.rmdir()
+
+
+@pytest.mark.parametrize("fault, field, problem", [
+    (lambda d: (d / "etc-hailo" / "hailo-depth.yaml").write_bytes(DEPTH.replace(b"model:", b"  port: 11437\nmodel:")),
+     "error", "{yaml}: duplicate key server.port"),
+    (lambda d: _as_directory(d / "etc-hailo" / "hailo-depth.yaml"),
+     "error", "{yaml}: refused: it is a directory (owned by root), not a regular file"),
+    (lambda d: _as_directory(d / "xdg" / "hailo-depth" / "hailo-depth.json"),
+     "error", "{json}: refused: it is a directory (owned by root), not a regular file"),
+    (_no_json_dir, "json_problem", "{json}: refused: its directory {json_dir} does not exist"),
+    (_json_elsewhere, "error", "{json}: refused: it is a symlink (to {victim}, the link owned by root); root does not "
+                               "write through links (allow_root_symlinks follows links inside root's directories)"),
+    (lambda d: os.chown(str(d / "etc-hailo"), 1000, 1000),
+     "error", "{yaml}: refused: its directory {etc} is owned by "),
+])
+def test_discovery_and_the_transaction_name_a_problem_in_the_same_words(device, server, fault, field, problem):
+    yaml_path = device / "etc-hailo" / "hailo-depth.yaml"
+    json_path = device / "xdg" / "hailo-depth" / "hailo-depth.json"
+    fault(device)
+    problem = problem.format(yaml=yaml_path, json=json_path, json_dir=json_path.parent, victim=device / "victim.json",
+                             etc=device / "etc-hailo")
+    found = discover(device)
+    assert found[field].startswith(problem), found
+    args = {"files": [{"path": str(yaml_path), "port": 11439, "json_path": str(json_path)}],
+            "restart": ["hailo-depth"], "health": [{"name": "hailo-depth", "port": server}], "confirm_timeout": 0}
+    before = dict((p, p.read_bytes()) for p in (yaml_path, json_path, device / "victim.json")
+                  if p.is_file() and not p.is_symlink())
+    result = run(device, args)
+    assert result["failed"] and result["msg"].startswith(found[field]), (result["msg"], found)
+    assert calls(device) == [] and not (device / "journal").exists()
+    for path, data in before.items():
+        assert path.read_bytes() == data
+    if json_path.is_symlink():
+        assert (device / "victim.json").read_bytes() == DEPTH_JSON  # not followed
+
+
+def test_a_fifo_config_is_refused_without_blocking(device, server):
+    yaml_path = device / "etc-hailo" / "hailo-depth.yaml"
+    yaml_path.unlink()
+    os.mkfifo(str(yaml_path))  # nobody writes: a plain open() blocks forever (run() times out)
+    found = discover(device)
+    assert found["error"] == "%s: refused: it is a FIFO (owned by root), not a regular file" % yaml_path
+    args = {"files": [{"path": str(yaml_path), "port": 11439}], "confirm_timeout": 0}
+    result = run(device, args)
+    assert result["failed"] and result["msg"] == found["error"] + "; nothing was written"
+
+
+def test_a_unit_diff_masks_environment_values(device):
+    unit = device / "hailo-depth.service"
+    unit.write_bytes(b"[Service]\nEnvironment=TOKEN=old-secret\nExecStart=/bin/true\n")
+    args = {"files": [{"path": str(unit), "kind": "unit", "content": "[Service]\nEnvironment=TOKEN=new-secret\n"
+                       "ExecStart=/bin/true\n", "expect": sha1(unit.read_bytes())}], "confirm_timeout": 0}
+    result = run(device, args, check_mode=True, diff=True)
+    shown = json.dumps(result)
+    assert "old-secret" not in shown and "new-secret" not in shown, shown
+    assert "Environment=TOKEN=***" in result["diff"][0]["before"]

@@ -68,7 +68,7 @@ def make_tree(tmp_path):
         if json_text is not None:
             (json_dir / name).mkdir()
             (json_dir / name / (name + ".json")).write_text(json_text)
-    # Not services: wrong extension, invalid names, a directory.
+    # Not services: wrong extension, invalid names. A directory is one, with its problem.
     (config_dir / "README.md").write_text("server:\n  port: 1\n")
     (config_dir / "hailo-old.yml").write_text("server:\n  port: 1\n")
     (config_dir / "Bad Name.yaml").write_text("server:\n  port: 1\n")
@@ -124,7 +124,11 @@ def test_services_from_fabricated_tree(tmp_path):
     assert result["changed"] is False
     assert "results" not in result and "ansible_facts" not in result
     services = result["services"]
-    assert sorted(services) == sorted(CONFIGS)
+    # A config that is a directory is named with its problem, in port_transaction's words.
+    assert sorted(services) == sorted(list(CONFIGS) + ["dir"])
+    assert services["dir"]["error"] == "%s: refused: it is a directory (owned by root), not a regular file" % (
+        tmp_path / "hailo" / "dir.yaml")
+    assert services["dir"]["port"] is None and services["dir"]["checksum"] is None
 
     depth = services["hailo-depth"]
     assert depth["config_path"] == os.path.join(tree["config_dir"], "hailo-depth.yaml")
@@ -156,7 +160,7 @@ def test_services_from_fabricated_tree(tmp_path):
     # One systemctl call for all units, in name order.
     assert calls(log) == [[
         "show", "--property=Id,LoadState,ActiveState,SubState,UnitFileState,NRestarts,MainPID", "--",
-        "hailo-broken.service", "hailo-depth.service", "hailo-noport.service", "hailo-ocr.service",
+        "dir.service", "hailo-broken.service", "hailo-depth.service", "hailo-noport.service", "hailo-ocr.service",
         "hailo-piper.service", "hailo-pose.service", "hailo-text.service"]]
     assert result["systemctl_error"] is None
     # The fake answered for hailo-broken and hailo-xx only; the rest are unknown.
@@ -261,8 +265,9 @@ def test_alias_bomb_and_oversized_config_are_refused_quickly(tmp_path):
         "%s: refused: the file is %d bytes, more than the 262144-byte limit" % (big, big.stat().st_size))
     for name in ("hailo-bomb", "hailo-big"):
         assert (services[name]["data"], services[name]["port"], services[name]["json_in_step"]) == (None, None, None)
-        assert services[name]["checksum"] is not None
+        assert services[name]["checksum"] is (None if name == "hailo-big" else services[name]["checksum"])
         assert services[name]["owned"] is False
+    assert services["hailo-bomb"]["checksum"] is not None
     assert (services["hailo-fine"]["port"], services["hailo-fine"]["error"]) == (5003, None)
 
 
@@ -337,7 +342,8 @@ def test_unit_directives_and_dropins(tmp_path):
 
     text = services["hailo-text"]["unit"]
     assert text["directives"] is None and text["file_exists"] is False
-    assert text["parse_error"] == "%s does not exist" % (unit_dir / "hailo-text.service")
+    assert text["parse_error"] == "%s: refused: it is a directory (owned by root), not a regular file" % (
+        unit_dir / "hailo-text.service")
 
     noport = services["hailo-noport"]["unit"]
     assert (noport["directives"], noport["dropins"]) == (None, [])

@@ -63,6 +63,18 @@ def test_unreadable_config_names_the_service():
         device_services({"hailo-piper": broken}, CATALOG)
 
 
+def test_a_json_problem_refuses_a_json_reader_in_discoverys_words():
+    problem = "/etc/xdg/hailo-ollama/hailo-ollama.json: refused: its directory /etc/xdg/hailo-ollama does not exist"
+    device = dict(DEVICE, **{"hailo-ollama": dict(found(11434), json_problem=problem),
+                             "hailo-piper": dict(found(5002, active="activating"), json_problem="not read")})
+    plan = plan_for(device)
+    with pytest.raises(RolloutError) as err:
+        rollout_steps(device, CATALOG, plan, json_readers=["hailo-ollama"])
+    assert str(err.value) == "service hailo-ollama: " + problem
+    # hailo-piper reads its YAML: a problem with a JSON copy it does not have is not its.
+    rollout_steps(device, CATALOG, plan, json_readers=[])
+
+
 def test_steps_say_what_each_service_needs():
     plan = plan_for(DEVICE)
     steps = {s["name"]: s for s in rollout_steps(DEVICE, CATALOG, plan, json_readers=["hailo-ollama"])}

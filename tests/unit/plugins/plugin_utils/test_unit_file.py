@@ -324,3 +324,10 @@ def test_overlay_touches_only_what_is_set_and_renders_back(directives, settings_
             if " Environment would drop " not in message] == []
     if not any(value.endswith("\\") for _section, _key, value in after):
         assert parse_unit(render_lines(after)) == after
+
+
+def test_refusals_mask_environment_values():
+    before = [["Service", "Environment", "TOKEN=secret"], ["Service", "ExecStart", "/bin/x"]]
+    after = [["Service", "ExecStart", "/bin/x"]]
+    messages = refusals("hailo-x", before, after, {})
+    assert messages == ["hailo-x.service: [Service] Environment=TOKEN=*** would be dropped"]
