@@ -235,7 +235,7 @@ rollback:
       type: list
       elements: str
     keepers:
-      description: The shared ports whose keeper was waited for, C({"<port>": service}).
+      description: The shared ports whose keeper was waited for, each port (a string) mapped to its keeper.
       type: dict
       returned: when the journal names the ports before the change
     unbound:
@@ -246,7 +246,7 @@ rollback:
       elements: dict
       returned: when the journal names the ports before the change
     held_back:
-      description: The services left stopped because the keeper of their port did not bind (C(name), C(port), C(keeper)).
+      description: The services left stopped because the keeper of their port did not bind, each with C(name), C(port) and C(keeper).
       type: list
       elements: dict
       returned: when the journal names the ports before the change
