@@ -83,8 +83,10 @@ def clear_port(name, port, later, systemctl, deadline, listeners=read_listeners,
     new files) is stopped first: it would give the port up only when its own turn comes.
     """
     unit = service_unit(name)
-    stop = [other for other in later
-            if any(item.get("unit") == service_unit(other) for item in foreign_holders(listeners(), port, unit))]
+    held = foreign_holders(listeners(), port, unit)
+    if not held:
+        return []  # the common case: one reading of /proc
+    stop = [other for other in later if any(item.get("unit") == service_unit(other) for item in held)]
     if stop:
         systemctl("stop", "--", *[service_unit(other) for other in stop])
     found = _poll(lambda current: not foreign_holders(current, port, unit), deadline,
