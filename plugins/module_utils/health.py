@@ -9,9 +9,17 @@ Pure standard library so it can travel to the managed host with the module.
 Every service is probed in its own thread against ONE shared deadline.  A probe
 retries while the service is still starting (connection refused, reset, timed out,
 closed without an answer), while it answers 503 (model loading) and while it
-answers any other non-2xx status.  It gives up at once when the answer names a
-different service in its JSON ``service`` field: the port belongs to someone else
-and waiting will not change that.
+answers any other non-2xx status.
+
+A 2xx answer proves little by itself: a program that took the port before the service did
+answers too.  So a port counts only when every listener on it belongs to the service's own
+systemd unit (``unit``, default ``<name>.service``), as the caller's ``listeners`` source
+tells from the cgroup of the listening process (``listeners.read_listeners`` reads it from
+``/proc``).  While another unit or program holds the port, or the answer names a different
+service in its JSON ``service`` field, the probe keeps trying until the deadline: the
+service may be starting behind a program that is about to exit.  Then it fails, naming the
+holder (unit or program, pid).  The source is passed in, not imported, so that this file
+stays standard library only.
 
 The deadline holds against any peer.  The HTTP exchange is done by hand over a plain
 socket, and before every send and recv the socket timeout is set to what is left of the
@@ -133,6 +141,9 @@ def validate_services(services):
         if path is not None:
             if not isinstance(path, str) or not path.startswith("/"):
                 errors.append("%s: path %r must start with '/'" % (label, path))
+        unit = svc.get("unit")
+        if unit is not None and (not isinstance(unit, str) or not unit.strip() or "/" in unit):
+            errors.append("%s: unit %r is not a unit name" % (label, unit))
     return errors
 
 
@@ -145,8 +156,45 @@ def normalize_services(services):
             "name": svc["name"],
             "port": int(svc["port"]),
             "path": path if path else default_path(svc["name"]),
+            "unit": service_unit(svc["name"], svc.get("unit")),
         })
     return out
+
+
+def service_unit(name, unit=None):
+    """The systemd unit a service runs in: ``unit`` as given, else ``<name>.service``."""
+    if unit:
+        return unit if "." in unit else unit + ".service"
+    return "%s.service" % name
+
+
+def port_holders(listeners, port):
+    """The listeners (``listeners.read_listeners`` entries) on ``port``, any address."""
+    return [item for item in listeners or () if item.get("port") == port]
+
+
+def foreign_holders(listeners, port, unit):
+    """The listeners on ``port`` that do not run in ``unit``."""
+    return [item for item in port_holders(listeners, port) if item.get("unit") != unit]
+
+
+def describe_holder(item):
+    """``hailo-depth.service (pid 812)``, ``python3 (pid 77)``, or why the owner is unknown."""
+    if item.get("pid") is None:
+        # Another user's sockets cannot be traced to a process without root.
+        return "a process that cannot be identified (not running as root?)"
+    name = item.get("unit") or item.get("program") or "an unknown process"
+    return "%s (pid %d)" % (name, item["pid"])
+
+
+def describe_holders(items):
+    """Every distinct holder of a list of listeners, joined with ``, ``."""
+    names = []
+    for item in items:
+        text = describe_holder(item)
+        if text not in names:
+            names.append(text)
+    return ", ".join(names)
 
 
 def _parse_body(raw):
@@ -504,17 +552,25 @@ def _failure_detail(probe, host, port, path, deadline_text):
     return "cannot reach %s (%s) until the %s s deadline" % (address, probe["error"], deadline_text)
 
 
-def check_service(name, port, path, host, deadline, timeout, interval, progress=None):
-    """Probe one service until it is healthy, answers as another service, or ``deadline``
+def check_service(name, port, path, host, deadline, timeout, interval, progress=None,
+                  unit=None, listeners=None):
+    """Probe one service until it is healthy on a port its own unit holds, or ``deadline``
     (a ``time.monotonic()`` value) passes.  ``timeout`` is only used in messages.
+
+    ``listeners``, when given, is a callable returning the host's listening sockets as
+    ``listeners.read_listeners`` does; a healthy answer then counts only when every listener on
+    ``port`` runs in ``unit`` (default ``<name>.service``).  Without it the answer alone counts.
 
     Every probe ends by ``deadline`` whatever the peer does.  ``progress``, when given, is a
     dict kept up to date with ``attempts`` and ``started`` (when the current probe began) so
     that a caller can report a probe it abandons.
     """
     deadline_text = format_seconds(timeout)
+    unit = service_unit(name, unit)
     attempts = 0
     probe = None
+    refusal = None
+    holder = None
     while True:
         remaining = deadline - time.monotonic()
         if attempts and remaining < _MIN_ATTEMPT_WINDOW:
@@ -524,22 +580,49 @@ def check_service(name, port, path, host, deadline, timeout, interval, progress=
             progress["attempts"] = attempts
             progress["started"] = time.monotonic()
         probe = probe_once(host, port, path, remaining)
+        refusal = holder = None
         if probe["kind"] == KIND_HTTP:
             other = _named_service(probe["body"])
-            if other is not None and canonical_service_name(other) != canonical_service_name(name):
-                return _entry(False, probe, attempts, port, path,
-                              "port %d answers as %s, not %s" % (port, other, name))
-            if 200 <= probe["status"] < 300:
-                return _entry(True, probe, attempts, port, path, _success_detail(probe, attempts))
+            if other is not None and canonical_service_name(other) == canonical_service_name(name):
+                other = None
+            if other is not None or 200 <= probe["status"] < 300:
+                refusal, holder = _ownership(port, unit, listeners)
+                if other is not None:
+                    refusal = "port %d answers as %s, not %s%s" % (
+                        port, other, name, " (held by %s)" % holder if holder else "")
+                elif refusal is None:
+                    return _entry(True, probe, attempts, port, path, _success_detail(probe, attempts),
+                                  unit, None)
+        # Anything else, another program on the port included, may still change before the
+        # deadline: a squatter can exit and the service bind behind it.
         remaining = deadline - time.monotonic()
         if remaining < _MIN_ATTEMPT_WINDOW:
             break
         time.sleep(min(interval, remaining))
+    if refusal is not None:
+        return _entry(False, probe, attempts, port, path,
+                      "%s, until the %s s deadline" % (refusal, deadline_text), unit, holder)
     return _entry(False, probe, attempts, port, path,
-                  _failure_detail(probe, host, port, path, deadline_text))
+                  _failure_detail(probe, host, port, path, deadline_text), unit, None)
 
 
-def _entry(ok, probe, attempts, port, path, detail):
+def _ownership(port, unit, listeners):
+    """``(refusal, holder)``: why the listeners on ``port`` do not prove ``unit``, and who
+    else holds it; ``(None, None)`` when they prove it (or there is no source to ask)."""
+    if listeners is None:
+        return None, None
+    found = listeners()
+    on_port = port_holders(found, port)
+    if not on_port:
+        return "an answer came on port %d but no listener on it shows in /proc" % port, None
+    foreign = foreign_holders(found, port, unit)
+    if foreign:
+        holder = describe_holders(foreign)
+        return "port %d is held by %s, not %s" % (port, holder, unit), holder
+    return None, None
+
+
+def _entry(ok, probe, attempts, port, path, detail, unit=None, holder=None):
     return {
         "ok": ok,
         "status": probe["status"],
@@ -548,14 +631,18 @@ def _entry(ok, probe, attempts, port, path, detail):
         "detail": detail,
         "port": port,
         "path": path,
+        "unit": unit,
+        "holder": holder,
     }
 
 
-def check_services(services, host=DEFAULT_HOST, timeout=DEFAULT_TIMEOUT, interval=DEFAULT_INTERVAL):
+def check_services(services, host=DEFAULT_HOST, timeout=DEFAULT_TIMEOUT, interval=DEFAULT_INTERVAL,
+                   listeners=None):
     """Probe every service concurrently against one deadline ``timeout`` seconds away.
 
-    ``services`` is a list of ``{name, port, path?}`` dicts (validate them first with
-    :func:`validate_services`).  Returns ``{"services": {name: entry}, "healthy": [...],
+    ``services`` is a list of ``{name, port, path?, unit?}`` dicts (validate them first with
+    :func:`validate_services`).  ``listeners``: see :func:`check_service`; the modules pass
+    ``listeners.read_listeners``.  Returns ``{"services": {name: entry}, "healthy": [...],
     "unhealthy": [...]}`` with names in input order.
     """
     items = normalize_services(services)
@@ -568,11 +655,12 @@ def check_services(services, host=DEFAULT_HOST, timeout=DEFAULT_TIMEOUT, interva
     def worker(svc):
         try:
             entry = check_service(svc["name"], svc["port"], svc["path"], host,
-                                  deadline, timeout, interval, progress[svc["name"]])
+                                  deadline, timeout, interval, progress[svc["name"]],
+                                  unit=svc["unit"], listeners=listeners)
         except Exception as exc:  # a bug must not hang or hide the other services
             entry = {"ok": False, "status": None, "latency_ms": 0.0, "attempts": 0,
                      "detail": "probe crashed: %s: %s" % (type(exc).__name__, exc),
-                     "port": svc["port"], "path": svc["path"]}
+                     "port": svc["port"], "path": svc["path"], "unit": svc["unit"], "holder": None}
         with lock:
             if not closed:
                 entries[svc["name"]] = entry
@@ -609,7 +697,8 @@ def _abandoned_entry(svc, host, timeout, progress):
     probe = {"kind": KIND_ABANDONED, "status": None, "body": None,
              "latency_ms": round(latency, 3), "error": "the probe was abandoned"}
     return _entry(False, probe, progress.get("attempts", 0), svc["port"], svc["path"],
-                  _failure_detail(probe, host, svc["port"], svc["path"], format_seconds(timeout)))
+                  _failure_detail(probe, host, svc["port"], svc["path"], format_seconds(timeout)),
+                  svc["unit"], None)
 
 
 def failure_message(report):

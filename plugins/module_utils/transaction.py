@@ -39,7 +39,7 @@ import subprocess
 import sys
 import time
 
-from ansible_collections.hailo.services.plugins.module_utils import safe_files
+from ansible_collections.hailo.services.plugins.module_utils import port_order, safe_files
 
 JOURNAL = "journal.json"
 LAST_REVERT = "last-revert.json"
@@ -393,9 +393,19 @@ def revert(journal_dir, journal, reason):
     again = list(journal.get("rollback_restart") or [])
     if again:
         _systemctl("reset-failed", "--", *[name + ".service" for name in again])
-    for name in again:
-        rc, out = _systemctl("restart", name + ".service")
-        report["restarted"].append(name)
+    if journal.get("ports_before") is None:
+        # A journal of a release before port_order: restart in order, as that release did.
+        for name in again:
+            _systemctl("restart", name + ".service")
+            report["restarted"].append(name)
+    else:
+        # Start order alone does not decide who binds a shared port first: each port's keeper
+        # must be listening before a service that wants the same port starts.
+        started = port_order.start_keepers_first(
+            again, journal["ports_before"], journal.get("keepers") or {}, _systemctl,
+            float(journal.get("health_timeout") or port_order.DEFAULT_TIMEOUT))
+        report.update(restarted=started["restarted"], keepers=started["keepers"],
+                      unbound=started["unbound"], held_back=started["held_back"])
     stop = list(journal.get("rollback_stop") or [])
     if stop:
         _systemctl("stop", "--", *[name + ".service" for name in stop])

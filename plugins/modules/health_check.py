@@ -16,8 +16,10 @@ description:
   - Probes the HTTP health endpoint of every listed service from the managed host, all
     services at the same time, and waits until each one is healthy or one shared deadline
     passes.
-  - A service counts as healthy when it answers any 2xx status, unless the answer names a
-    different service (see below). The body does not have to be JSON.
+  - A service counts as healthy when it answers any 2xx status AND every listener on its port
+    belongs to the service's own systemd unit (O(services[].unit)), as the cgroup of the
+    listening process in C(/proc) tells. A program that took the port before the service did
+    answers too, so the answer alone proves nothing. The body does not have to be JSON.
   - >-
     While a service is still starting (connection refused, reset, timed out or closed
     without an answer) or answers 503 (for example C({"ready": false, "reason": "model_loading"})
@@ -25,10 +27,13 @@ description:
     seconds until the deadline.
   - Any other non-2xx status (404, 500, ...) is also retried until the deadline, because a
     service that is coming up can briefly answer that way; the last status is reported.
-  - When the JSON body of an answer has a C(service) field naming a different service, the
-    port belongs to someone else. That service fails at once, without waiting for the
-    deadline. Names are compared without a leading C(hailo-), case and C(_)/C(-) differences,
-    so C(ocr) and C(hailo-ocr) are the same service. Bodies that name no service are fine.
+  - While another unit or program holds the port, or the JSON body of the answer has a
+    C(service) field naming a different service, the probe keeps trying until the deadline
+    (the service may be starting behind a program that is about to exit), then fails naming
+    the holder, for example C(port 11439 is held by python3 (pid 812), not
+    hailo-depth.service). Names in the body are compared without a leading C(hailo-), case and
+    C(_)/C(-) differences, so C(ocr) and C(hailo-ocr) are the same service. Bodies that name no
+    service are fine.
   - Fails when any service is unhealthy, with a message naming every unhealthy service and
     why. The failure result still carries RV(services), RV(healthy) and RV(unhealthy), so a
     C(rescue) block can read them.
@@ -69,6 +74,11 @@ options:
           - Use C(/health/ready) for services that have it (depth, pose, ocr, whisper) to
             also wait for the model to load.
         type: str
+      unit:
+        description:
+          - The systemd unit that must hold the port.
+          - Defaults to C(<name>.service).
+        type: str
   host:
     description:
       - Address to connect to, as seen from the managed host.
@@ -101,6 +111,8 @@ extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
 notes:
   - The probes run on the managed host, so C(127.0.0.1) is the device itself.
+  - Run it as root (C(become)); otherwise the owner of another user's listener cannot be read
+    and no port counts as the service's own.
   - Redirects are not followed; a 3xx answer counts as not healthy yet.
 """
 
@@ -143,14 +155,18 @@ services:
       detail: answered 200 in 3.1 ms
       port: 11436
       path: /health
+      unit: hailo-ocr.service
+      holder: null
     hailo-depth:
       ok: false
       status: 200
       latency_ms: 2.4
       attempts: 1
-      detail: port 11439 answers as hailo-pose, not hailo-depth
+      detail: port 11439 is held by hailo-pose.service (pid 812), not hailo-depth.service, until the 60 s deadline
       port: 11439
       path: /health
+      unit: hailo-depth.service
+      holder: hailo-pose.service (pid 812)
   contains:
     ok:
       description: Whether the service answered healthy before the deadline.
@@ -175,7 +191,10 @@ services:
       description:
         - One human sentence, for example C(answered 200 in 3.1 ms),
           C(connection refused on 127.0.0.1:5003 until the 10 s deadline),
-          C(port 11436 answers as hailo-ocr, not hailo-depth),
+          C(port 11439 is held by python3 (pid 812), not hailo-depth.service, until the 60 s
+          deadline),
+          C(port 11436 answers as hailo-ocr, not hailo-depth (held by hailo-ocr.service (pid 77)),
+          until the 60 s deadline),
           C(still loading (503 model_loading) on 127.0.0.1:11439 at the 60 s deadline),
           C(no complete answer from 127.0.0.1:11439 within the 60 s deadline (status 200 and
           headers received, body unfinished)) or
@@ -189,6 +208,16 @@ services:
       returned: always
     path:
       description: Path probed, with the default filled in.
+      type: str
+      returned: always
+    unit:
+      description: The unit that must hold the port, with the default filled in.
+      type: str
+      returned: always
+    holder:
+      description:
+        - Who held the port instead of the service's unit at the last check (unit or program,
+          and pid), or V(null).
       type: str
       returned: always
 healthy:
@@ -215,6 +244,7 @@ from ansible_collections.hailo.services.plugins.module_utils.health import (
     failure_message,
     validate_services,
 )
+from ansible_collections.hailo.services.plugins.module_utils.listeners import read_listeners
 
 
 def main():
@@ -228,6 +258,7 @@ def main():
                     name=dict(type="str", required=True),
                     port=dict(type="int", required=True),
                     path=dict(type="str"),
+                    unit=dict(type="str"),
                 ),
             ),
             host=dict(type="str", default=DEFAULT_HOST),
@@ -250,7 +281,7 @@ def main():
                          services={}, healthy=[], unhealthy=[])
 
     report = check_services(services, host=module.params["host"],
-                            timeout=timeout, interval=interval)
+                            timeout=timeout, interval=interval, listeners=read_listeners)
     msg = failure_message(report)
     if msg:
         module.fail_json(msg=msg, changed=False, **report)

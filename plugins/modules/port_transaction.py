@@ -20,10 +20,17 @@ description:
     its link), whatever O(backup) says; 2. arms a transient systemd timer that restores the journal unless the
     change is confirmed (O(confirm_timeout)); 3. writes the configs (edited in place or
     rendered), their JSON copies and the units, each atomically; 4. reloads systemd when a unit
-    changed; 5. stops the crash-looping services, then restarts the others in the given order;
-    6. health-checks the services under one absolute deadline (O(health_timeout))."
+    changed; 5. stops the crash-looping services, then restarts the others in the given order,
+    each only once no other program holds its new port (a service restarted later that still
+    holds it is stopped first; a port still held at the O(health_timeout) deadline fails the
+    change); 6. health-checks the services under one absolute deadline (O(health_timeout)): a
+    service counts only when its own unit holds its port and answers healthy."
   - On any failure it restores the journal, restarts what ran before, stops what did not, and
-    fails saying what runs where (RV(after)).
+    fails saying what runs where (RV(after)). On a port that several services want, the service
+    whose unit held it when the change began (its keeper) starts first, and the others only once
+    the keeper listens there; a keeper that does not bind within O(health_timeout) is reported
+    (RV(rollback.unbound)) and the services waiting for its port stay stopped
+    (RV(rollback.held_back)).
   - "Power loss: the first change installs a persistent unit, C(port-reconcile-boot.service),
     ordered before C(sysinit.target) and so before every service. At boot it restores the files
     of a change that was never confirmed (files only; the services then start on their old
@@ -120,7 +127,9 @@ options:
     elements: str
     default: []
   rollback_restart:
-    description: On a rollback, the services restarted on their restored files, in this order.
+    description:
+      - On a rollback, the services restarted on their restored files, in this order, except that
+        a service waits for the keeper of its port (see above).
     type: list
     elements: str
     default: []
@@ -130,7 +139,10 @@ options:
     elements: str
     default: []
   health:
-    description: The services to health-check after the restarts (as M(hailo.services.health_check) takes them).
+    description:
+      - The services to health-check after the restarts, on their new ports (as
+        M(hailo.services.health_check) takes them, C(unit) included).
+      - Their ports are also the ports each restarted service waits to be free before it starts.
     type: list
     elements: dict
     default: []
@@ -140,7 +152,10 @@ options:
     elements: dict
     default: []
   previous_ports:
-    description: Each service's port before the change, to say what runs where after a rollback.
+    description:
+      - Each service's port before the change, to say what runs where after a rollback.
+      - With the listeners read before anything stops, it also tells each port's keeper, which a
+        rollback starts first.
     type: dict
     default: {}
   health_host:
@@ -148,7 +163,10 @@ options:
     type: str
     default: 127.0.0.1
   health_timeout:
-    description: One deadline, in seconds, for every health check of the change.
+    description:
+      - One deadline, in seconds, for every health check of the change.
+      - Also how long a restarted service waits for its port to be free, and a rollback for each
+        keeper to bind.
     type: float
     default: 90
   confirm_timeout:
@@ -270,6 +288,27 @@ rollback:
   description: What the rollback restored, restarted and stopped, and any file it could not restore.
   returned: when rolled back or O(state=reverted)
   type: dict
+  contains:
+    restarted:
+      description: The services started again, in the order they were started.
+      type: list
+      elements: str
+    keepers:
+      description: The shared ports whose keeper was waited for, each port (a string) mapped to its keeper.
+      type: dict
+      returned: when the journal names the ports before the change
+    unbound:
+      description:
+        - Keepers that did not listen on their port in time, each with C(name), C(port) and
+          C(holder) (who held the port instead, or V(null)).
+      type: list
+      elements: dict
+      returned: when the journal names the ports before the change
+    held_back:
+      description: The services left stopped because the keeper of their port did not bind, each with C(name), C(port) and C(keeper).
+      type: list
+      elements: dict
+      returned: when the journal names the ports before the change
 lease_released:
   description: Whether this call released the lease of O(lease_holder).
   returned: always
@@ -297,7 +336,7 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.hailo.services.plugins.module_utils import safe_files, transaction
+from ansible_collections.hailo.services.plugins.module_utils import health, port_order, safe_files, transaction
 from ansible_collections.hailo.services.plugins.module_utils.health import check_services, failure_message
 from ansible_collections.hailo.services.plugins.module_utils.systemd_unit import mask_environment
 from ansible_collections.hailo.services.plugins.module_utils.listeners import (
@@ -477,6 +516,12 @@ def _units(names):
     return [name + ".service" for name in names]
 
 
+def _ports_after(checks):
+    """``{name: port}`` of the services the change checks, on their new ports."""
+    return dict((check["name"], int(check["port"])) for check in checks
+                if isinstance(check, dict) and check.get("name") and check.get("port") is not None)
+
+
 def what_runs_where(module, previous_ports):
     """``service_info``-shaped facts of the services in ``previous_ports``, after a rollback."""
     names = sorted(previous_ports)
@@ -501,10 +546,15 @@ def apply_change(module, params, writes, invocation):
     units_changed = any(write["kind"] == "unit" for write in writes)
     change_id = "%d-%s" % (int(time.time()), hashlib.sha1(os.urandom(16)).hexdigest()[:6])
     now = time.time()
+    # Each port's keeper is read before anything stops: the rollback gives it its port back first.
+    ports_before = dict(params["previous_ports"])
     meta = dict(holder=params["lease_holder"], restart=params["restart"], stop_first=params["stop_first"],
                 rollback_restart=params["rollback_restart"], rollback_stop=params["rollback_stop"],
                 units_changed=units_changed, confirm_timeout=params["confirm_timeout"],
-                confirm_by=now + params["transaction_timeout"] + params["confirm_timeout"])
+                confirm_by=now + params["transaction_timeout"] + params["confirm_timeout"],
+                ports_before=ports_before, ports_after=_ports_after(params["health"]),
+                keepers=port_order.find_keepers(ports_before, read_listeners()),
+                health_timeout=params["health_timeout"])
     change.journal = transaction.begin(journal_dir, change_id, [write["path"] for write in writes], meta)
     result = dict(changed=True, id=change_id, written=[], restarted=[])
     try:
@@ -535,14 +585,26 @@ def apply_change(module, params, writes, invocation):
         change.stage("restarting")
         if params["restart"]:
             change.systemctl("reset-failed", "--", *_units(params["restart"]))
-        for name in params["restart"]:
+        ports_after = change.journal["ports_after"]
+        clear_by = time.monotonic() + params["health_timeout"]
+        for index, name in enumerate(params["restart"]):
+            # systemctl restart returns before the service binds: a service starts only once no
+            # other program holds its port, or a squatter (or a slow predecessor) would win it.
+            if name in ports_after:
+                held = port_order.clear_port(name, ports_after[name], params["restart"][index + 1:],
+                                             change.systemctl, clear_by)
+                if held:
+                    raise ChangeFailed("%s was not started: its port %d is still held by %s after %s s" % (
+                        name, ports_after[name], health.describe_holders(held),
+                        health.format_seconds(params["health_timeout"])))
             rc, out = change.systemctl("restart", name + ".service")
             if rc != 0:
                 raise ChangeFailed("restarting %s failed: %s" % (name, out))
             result["restarted"].append(name)
             change.fault("restarted-%d" % len(result["restarted"]))
         change.stage("checking")
-        report = check_services(params["health"], host=params["health_host"], timeout=params["health_timeout"])
+        report = check_services(params["health"], host=params["health_host"], timeout=params["health_timeout"],
+                                listeners=read_listeners)
         result["health"] = report
         message = failure_message(report)
         if message:
@@ -557,7 +619,7 @@ def apply_change(module, params, writes, invocation):
         transaction.forget_last_revert(journal_dir)  # the controller hears it now
         result["lease_released"] = _release(params)
         rollback_health = check_services(params["rollback_health"], host=params["health_host"],
-                                         timeout=params["health_timeout"])
+                                         timeout=params["health_timeout"], listeners=read_listeners)
         module.fail_json(msg=str(err), rolled_back=True, rollback=rollback, rollback_health=rollback_health,
                          after=what_runs_where(module, params["previous_ports"]), invocation=invocation, **result)
     if params["confirm_timeout"] > 0:
@@ -717,7 +779,8 @@ def main():
                                  % (getattr(err, "strerror", None) or err), invocation=invocation, **result)
             result.update(apply_change(module, params, writes, invocation))
         else:
-            report = check_services(params["health"], host=params["health_host"], timeout=params["health_timeout"])
+            report = check_services(params["health"], host=params["health_host"], timeout=params["health_timeout"],
+                                    listeners=read_listeners)
             result["health"] = report
             if fd is not None:
                 result["lease_released"] = _release(params)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import time
 
+from ansible_collections.hailo.services.plugins.module_utils.port_order import describe_unbound
 from ansible_collections.hailo.services.plugins.plugin_utils.catalog import KEYS, value_problem
 
 
@@ -326,6 +327,9 @@ def rollback_message(host, cause, report, rollback, rollback_health, unreachable
     if rollback.get("errors"):
         parts.append("Could not restore: %s; the journal is kept on the device and the next run reports it."
                      % "; ".join(rollback["errors"]))
+    unbound = describe_unbound(rollback)
+    if unbound:
+        parts.append("Shared ports: %s." % unbound)
     unhealthy = (rollback_health or {}).get("unhealthy") or []
     if unhealthy:
         parts.append("After the rollback, not answering: %s." % ", ".join(unhealthy))

@@ -252,6 +252,10 @@ def test_fault_file_formats(tmp_path):
         handle.write("*\n")
     with pytest.raises(standin.StandinError):
         standin.check_fault(path, 1)
+    with open(path, "w") as handle:
+        handle.write("# a keeper that loads slowly\nbind-delay=2.5\n")
+    assert standin.check_fault(path, 11436) == 2.5
+    assert standin.check_fault(str(tmp_path / "none"), 11436) == 0.0
 
 
 # --------------------------------------------------------------------------- processes
@@ -373,6 +377,27 @@ def test_fault_for_another_port_is_ignored(env, run_standin):
         handle.write("1\n")
     proc = run_standin(["--service", "hailo-depth"], env)
     proc.wait_listening()
+
+
+def test_bind_delay_binds_late(env, run_standin):
+    # A keeper that loads slowly: the port stays free for the delay, then it serves as usual.
+    probe = busy_port()
+    port = probe.getsockname()[1]
+    probe.close()
+    write_json(env, "hailo-ocr", loopback_config(port))
+    faults = os.path.join(env["HAILO_CONFIG_DIR"], "standin-faults")
+    os.makedirs(faults)
+    with open(os.path.join(faults, "hailo-ocr"), "w") as handle:
+        handle.write("bind-delay=1.5\n")
+    started = time.monotonic()
+    proc = run_standin(["--service", "hailo-ocr"], env)
+    time.sleep(0.8)
+    with socket.socket() as sock:  # still free: another program could take it now
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", port))
+    proc.wait_listening()
+    assert time.monotonic() - started >= 1.5
+    assert proc.get_json("/health")[0] == 200
 
 
 def test_bad_config_exits_non_zero(env, run_standin):

@@ -21,7 +21,9 @@ It behaves like the deployed service it replaces, as far as port reconciliation 
 * Fault injection: when ``$HAILO_STANDIN_FAULTS_DIR/<service>`` (default
   ``/etc/hailo/standin-faults/<service>``) exists and lists the port it is about to bind
   (numbers separated by blanks or commas, ``#`` comments allowed) or ``*``, it refuses to
-  serve and exits 1: "a service that cannot bind its new port".
+  serve and exits 1: "a service that cannot bind its new port". A token ``bind-delay=N`` in
+  that file makes it sleep N seconds before it binds, as a real service does that loads its
+  model before uvicorn binds: "a slow start" (read at start, like everything else).
 * HTTP: ``GET /health`` answers 200 JSON in the shape its real counterpart uses (some name
   the service, some do not). hailo-depth, -pose, -ocr and -whisper load a model first:
   for ``HAILO_STANDIN_LOAD_SECONDS`` (default 2) after start, ``GET /health/ready`` answers
@@ -303,12 +305,12 @@ def resolve_address(server, info, path):
 
 
 def check_fault(path, port):
-    """Raise when the fault file forbids ``port``."""
+    """Raise when the fault file forbids ``port``; else return its bind delay in seconds (0)."""
     try:
         with open(path, "r", encoding="utf-8") as handle:
             text = handle.read()
     except FileNotFoundError:
-        return
+        return 0.0
     except OSError as exc:
         raise StandinError("cannot read fault file %s: %s" % (path, exc))
     tokens = set()
@@ -316,6 +318,14 @@ def check_fault(path, port):
         tokens.update(t for t in re.split(r"[\s,]+", line.split("#", 1)[0]) if t)
     if "*" in tokens or str(port) in tokens:
         raise StandinError("fault injected by %s: refusing to serve on port %d" % (path, port))
+    delay = 0.0
+    for token in tokens:
+        if token.startswith("bind-delay="):
+            try:
+                delay = float(token[len("bind-delay="):])
+            except ValueError:
+                raise StandinError("%s: %r is not a number of seconds" % (path, token))
+    return delay
 
 
 # --------------------------------------------------------------------------- HTTP
@@ -444,7 +454,10 @@ def main(argv=None, environ=None):
         if server_cfg is None:
             log(service, "%s not found; using built-in defaults" % path)
         host, port = resolve_address(server_cfg, info, path)
-        check_fault(faults_path(service, environ), port)
+        delay = check_fault(faults_path(service, environ), port)
+        if delay:
+            log(service, "fault injected: binding %s:%d in %g s" % (host, port, delay))
+            time.sleep(delay)
         state = StandinState(service, info, load_seconds)
         httpd = make_server(host, port, make_handler(state))
     except StandinError as exc:

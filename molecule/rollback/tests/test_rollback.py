@@ -58,6 +58,16 @@ def test_every_service_runs_on_the_port_its_config_names_or_not_at_all(device, s
         assert held == [SEEDED[service]]
 
 
+def test_the_shared_port_is_back_with_its_keeper(device):
+    # The template-rollback scenario slows hailo-ocr down on purpose; the rollback must still
+    # hand 11436 back to it, not to a loser that started while ocr was loading.
+    ocr = int(device["units"]["hailo-ocr"]["MainPID"])
+    assert ocr and device["listeners"].get(11436) == {ocr}, device["listeners"].get(11436)
+    for loser in ("hailo-depth", "hailo-pose"):
+        pid = int(device["units"][loser]["MainPID"])
+        assert not pid or pid not in device["listeners"].get(11436, ()), loser
+
+
 @pytest.mark.parametrize("service", CRASH_LOOPING)
 def test_crash_looping_losers_are_failing_as_before(device, service):
     unit = device["units"][service]

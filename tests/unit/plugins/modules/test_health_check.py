@@ -22,6 +22,8 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.p
     os.path.abspath(__file__))))))
 COLLECTIONS_DIR = os.path.join(REPO_ROOT, ".collections")
 MODULE = os.path.join(REPO_ROOT, "plugins", "modules", "health_check.py")
+# Reports each stub's listener as its service's unit (the test process runs in none).
+RUNNER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "module_with_units.py")
 
 
 class Stub:
@@ -76,15 +78,23 @@ def free_port():
         return sock.getsockname()[1]
 
 
-def run_module(tmp_path, args):
-    """Run the module in a subprocess; return (parsed stdout JSON, returncode, seconds)."""
+def run_module(tmp_path, args, squatted=()):
+    """Run the module in a subprocess; return (parsed stdout JSON, returncode, seconds).
+
+    The listener of each service's port counts as its unit's, except on the ``squatted`` ports:
+    there the test process itself is the holder.
+    """
     assert os.path.isdir(os.path.join(COLLECTIONS_DIR, "ansible_collections", "hailo", "services"))
     args_file = tmp_path / "args.json"
     args_file.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": args}))
     env = dict(os.environ)
     env["PYTHONPATH"] = COLLECTIONS_DIR
+    env["HAILO_TEST_PORT_UNITS"] = json.dumps(dict(
+        ("%d" % svc["port"], svc.get("unit") or svc["name"] + ".service")
+        for svc in args.get("services") or () if isinstance(svc, dict) and isinstance(svc.get("port"), int)
+        and svc["port"] not in squatted))
     start = time.monotonic()
-    proc = subprocess.run([sys.executable, MODULE, str(args_file)], env=env, cwd=str(tmp_path),
+    proc = subprocess.run([sys.executable, RUNNER, MODULE, str(args_file)], env=env, cwd=str(tmp_path),
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30, check=False)
     elapsed = time.monotonic() - start
     assert proc.stdout, "no output; stderr: %s" % proc.stderr.decode()
@@ -138,14 +148,14 @@ def test_unhealthy_services_fail_with_every_name(tmp_path, stub):
     msg = result["msg"]
     assert msg == (
         "2 of 3 services unhealthy: "
-        "hailo-depth: port %d answers as hailo-pose, not hailo-depth; "
+        "hailo-depth: port %d answers as hailo-pose, not hailo-depth, until the 1.5 s deadline; "
         "hailo-piper: connection refused on 127.0.0.1:%d until the 1.5 s deadline"
         % (squatter.port, dead))
     assert "hailo-clip" not in msg
     # a rescue block can read the details
     assert result["healthy"] == ["hailo-clip"]
     assert result["unhealthy"] == ["hailo-depth", "hailo-piper"]
-    assert result["services"]["hailo-depth"]["attempts"] == 1
+    assert result["services"]["hailo-depth"]["attempts"] > 1  # it may be about to give the port up
     assert result["services"]["hailo-piper"]["status"] is None
     assert result["services"]["hailo-clip"]["ok"] is True
     assert elapsed < 5
@@ -249,3 +259,21 @@ def test_trickling_peer_cannot_stretch_the_deadline(tmp_path):
         "1 of 1 service unhealthy: hailo-face: no complete answer from 127.0.0.1:%d within the 3 s "
         "deadline (" % peer.port)
     assert elapsed < 5, "a 3 s deadline took %.1f s" % elapsed
+
+
+def test_a_program_that_took_the_port_first_fails_naming_it(tmp_path, stub):
+    # A healthy answer from the test process itself, in no unit: read from the real /proc.
+    squatter = stub(200, {"status": "ok"})
+    result, rc, elapsed = run_module(tmp_path, {
+        "services": [{"name": "hailo-clip", "port": squatter.port}],
+        "timeout": 1,
+        "interval": 0.2,
+    }, squatted=[squatter.port])
+    assert rc != 0
+    entry = result["services"]["hailo-clip"]
+    assert entry["status"] == 200
+    assert entry["unit"] == "hailo-clip.service"
+    assert entry["holder"].endswith("(pid %d)" % os.getpid()), entry
+    assert result["msg"] == ("1 of 1 service unhealthy: hailo-clip: port %d is held by %s, not hailo-clip.service, "
+                             "until the 1 s deadline" % (squatter.port, entry["holder"]))
+    assert elapsed >= 1

@@ -27,6 +27,8 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.p
     os.path.abspath(__file__))))))
 COLLECTIONS_DIR = os.path.join(REPO_ROOT, ".collections")
 MODULE = os.path.join(REPO_ROOT, "plugins", "modules", "port_transaction.py")
+# Reports each health stub's listener as its service's unit (the test process runs in none).
+RUNNER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "module_with_units.py")
 
 DEPTH = b"# hailo-depth\nserver:\n  host: 0.0.0.0\n  port: 11436  # shared with ocr\nmodel: {name: scdepth}\n"
 DEPTH_JSON = b'{\n  "server": {\n    "host": "0.0.0.0",\n    "port": 11436\n  },\n  "model": {\n    "name": "scdepth"\n  }\n}'
@@ -91,7 +93,7 @@ def device(tmp_path):
     return tmp_path
 
 
-def run(device, args, check_mode=False, diff=False, fail_restart=""):
+def run(device, args, check_mode=False, diff=False, fail_restart="", squatted=()):
     payload = dict(args)
     payload.setdefault("journal_dir", str(device / "journal"))
     payload.setdefault("unit_dir", str(device / "units"))
@@ -99,10 +101,14 @@ def run(device, args, check_mode=False, diff=False, fail_restart=""):
     payload["_ansible_diff"] = diff
     args_file = device / "args.json"
     args_file.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": payload}))
+    units = dict(("%d" % check["port"], check["name"] + ".service")
+                 for check in list(args.get("health") or ()) + list(args.get("rollback_health") or ())
+                 if check["port"] not in squatted)
     env = dict(os.environ, PYTHONPATH=COLLECTIONS_DIR, PATH="%s:%s" % (device / "bin", os.environ["PATH"]),
-               FAKE_LOG=str(device / "calls.log"), FAKE_FAIL_RESTART=fail_restart)
-    proc = subprocess.run([sys.executable, MODULE, str(args_file)], capture_output=True, env=env, timeout=120,
-                          check=False)
+               FAKE_LOG=str(device / "calls.log"), FAKE_FAIL_RESTART=fail_restart,
+               HAILO_TEST_PORT_UNITS=json.dumps(units))
+    proc = subprocess.run([sys.executable, RUNNER, MODULE, str(args_file)], capture_output=True, env=env,
+                          timeout=120, check=False)
     return json.loads(proc.stdout.decode())
 
 
@@ -365,3 +371,70 @@ def test_a_unit_diff_masks_environment_values(device):
     shown = json.dumps(result)
     assert "old-secret" not in shown and "new-secret" not in shown, shown
     assert "Environment=TOKEN=***" in result["diff"][0]["before"]
+
+
+def test_a_mover_whose_new_port_is_held_is_not_started_and_the_change_rolls_back(device, server):
+    # The test process holds the new port (in no unit): a program that took it after discovery.
+    result = run(device, move_depth(device, 11439, server, health_timeout=1), squatted=[server])
+    assert result["failed"] and result["rolled_back"], result
+    assert result["msg"].startswith("hailo-depth was not started: its port %d is still held by " % server)
+    assert "(pid %d) after 1 s" % os.getpid() in result["msg"]
+    log = calls(device)
+    stop = log.index("systemctl stop -- hailo-depth.service")
+    assert "systemctl restart hailo-depth.service" not in log[:stop]  # never started on the held port
+    assert (device / "etc-hailo" / "hailo-depth.yaml").read_bytes() == DEPTH
+
+
+def test_the_journal_names_the_ports_before_and_after_and_the_keepers(device, server):
+    result = run(device, move_depth(device, 11439, server, confirm_timeout=30,
+                                    previous_ports={"hailo-depth": 11436, "hailo-clip": server}))
+    assert not result.get("failed"), result
+    journal = json.loads((device / "journal" / "journal.json").read_text())
+    assert journal["ports_before"] == {"hailo-depth": 11436, "hailo-clip": server}
+    assert journal["ports_after"] == {"hailo-depth": server}
+    assert journal["keepers"] == {}  # read before the change: no listener here runs in a unit
+    assert journal["health_timeout"] == 3
+    library = device / "journal" / "lib" / "ansible_collections" / "hailo" / "services" / "plugins" / "module_utils"
+    for module in ("transaction.py", "port_order.py", "health.py", "listeners.py", "safe_files.py"):
+        assert (library / module).is_file()  # the revert script imports them from its own copy
+
+
+def test_a_journal_of_the_previous_release_is_reverted_in_its_order(device, server):
+    result = run(device, move_depth(device, 11439, server, confirm_timeout=30,
+                                    rollback_restart=["hailo-depth", "hailo-ocr"]))
+    journal_dir = device / "journal"
+    journal = json.loads((journal_dir / "journal.json").read_text())
+    for key in ("ports_before", "ports_after", "keepers", "health_timeout"):
+        del journal[key]
+    journal["confirm_by"] = time.time() - 1
+    (journal_dir / "journal.json").write_text(json.dumps(journal))
+    env = dict(os.environ, PATH="%s:%s" % (device / "bin", os.environ["PATH"]), FAKE_LOG=str(device / "calls.log"))
+    subprocess.run([sys.executable, str(journal_dir / "revert.py"), str(journal_dir), "--timer"], env=env,
+                   check=True, timeout=30)
+    log = calls(device)
+    assert log[-2:] == ["systemctl restart hailo-depth.service", "systemctl restart hailo-ocr.service"], log
+    assert (device / "etc-hailo" / "hailo-depth.yaml").read_bytes() == DEPTH
+    last = json.loads((journal_dir / "last-revert.json").read_text())
+    assert last["restarted"] == ["hailo-depth", "hailo-ocr"] and "keepers" not in last
+    assert result["id"] == last["id"]
+
+
+def test_the_revert_script_holds_back_the_services_of_a_keeper_that_never_binds(device, server):
+    # The stand-in systemctl starts nothing, so hailo-ocr never listens on 11436.
+    run(device, move_depth(device, 11439, server, confirm_timeout=30,
+                           rollback_restart=["hailo-ocr", "hailo-depth"]))
+    journal_dir = device / "journal"
+    journal = json.loads((journal_dir / "journal.json").read_text())
+    journal.update(confirm_by=time.time() - 1, keepers={"11436": "hailo-ocr"}, health_timeout=1,
+                   ports_before={"hailo-ocr": 11436, "hailo-depth": 11436})
+    (journal_dir / "journal.json").write_text(json.dumps(journal))
+    env = dict(os.environ, PATH="%s:%s" % (device / "bin", os.environ["PATH"]), FAKE_LOG=str(device / "calls.log"))
+    subprocess.run([sys.executable, str(journal_dir / "revert.py"), str(journal_dir), "--timer"], env=env,
+                   check=True, timeout=30)
+    log = calls(device)
+    assert "systemctl restart hailo-ocr.service" in log
+    assert "systemctl restart hailo-depth.service" not in log[log.index("systemctl restart hailo-ocr.service"):]
+    last = json.loads((journal_dir / "last-revert.json").read_text())
+    assert last["restarted"] == ["hailo-ocr"]
+    assert last["unbound"] == [{"name": "hailo-ocr", "port": 11436, "holder": None}]
+    assert last["held_back"] == [{"name": "hailo-depth", "port": 11436, "keeper": "hailo-ocr"}]
