@@ -460,7 +460,7 @@ def boot_revert(journal_dir):
                   "restored": [], "errors": [], "restarted": [], "stopped": [], "at_boot": True}
         for entry in journal.get("files") or []:
             try:
-                if _restore(entry, journal_dir):
+                if _restore(entry, journal_dir, journal.get("declared")):
                     report["restored"].append(entry["path"])
             except (IOError, OSError, ValueError, KeyError) as err:
                 report["errors"].append("%s: %s" % (entry.get("path"), getattr(err, "strerror", None) or err))
