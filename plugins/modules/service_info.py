@@ -79,7 +79,8 @@ options:
     elements: str
   return_data:
     description:
-      - Also return the parsed YAML of each service as RV(services.data).
+      - Also return the parsed YAML of each service as RV(services.data), and the values of the
+        units' C(Environment=) assignments in RV(services.unit.directives) (otherwise C(NAME=***)).
       - Off by default, so the contents of the configurations (which can hold secrets) stay
         out of the results and the logs unless a play needs them.
     type: bool
@@ -701,6 +702,12 @@ def main():
         state.update(name=unit, path=unit_path, file_exists=unit_raw is not None)
         state["checksum"] = _sha1(unit_raw)
         state["directives"], state["parse_error"] = read_unit(unit_path, unit_raw, unit_problem)
+        if not module.params["return_data"]:
+            # Environment values can be tokens: only a play that renders units gets them.
+            state["directives"] = [
+                [section, key, mask_environment("Environment=" + value)[len("Environment="):]]
+                if key == "Environment" else [section, key, value]
+                for section, key, value in state["directives"] or []]
         state["dropins"] = unit_dropins(unit_dir, unit)
         if not state["known"]:
             state["exists"] = state["file_exists"]

@@ -62,3 +62,16 @@ def test_check_mode_and_a_device_without_services_take_no_claim(tmp_path):
     result = run(tmp_path, dict(tree, config_dir=str(empty), journal_dir=str(journal), lease_holder="run-a"))
     assert not result.get("failed"), result
     assert not journal.exists() and result["lease"] is None
+
+
+def test_unit_environment_values_stay_on_the_device_unless_asked(tmp_path):
+    tree = make_tree(tmp_path)
+    unit = tmp_path / "units" / "hailo-depth.service"
+    unit.write_text("[Service]\nEnvironment=HF_TOKEN=hf_secret \"XDG_CONFIG_HOME=/etc/xdg\"\nExecStart=/bin/true\n")
+    masked = run(tmp_path, tree)
+    directives = masked["services"]["hailo-depth"]["unit"]["directives"]
+    assert ["Service", "Environment", "HF_TOKEN=*** \"XDG_CONFIG_HOME=***\""] in directives
+    assert "hf_secret" not in str(masked)
+    # A play that renders units asks for the values (and hides the task's result).
+    full = run(tmp_path, dict(tree, return_data=True))
+    assert "hf_secret" in str(full["services"]["hailo-depth"]["unit"]["directives"])
