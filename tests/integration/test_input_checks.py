@@ -29,6 +29,10 @@ def digest(path):
 def device(root):
     root.mkdir(parents=True, exist_ok=True)
     (root / "hailo-ocr.yaml").write_text("# hailo-ocr\nserver:\n  host: 0.0.0.0\n  port: 11436\n")
+    # hailo-ocr reads the JSON copy its installer renders from the YAML (json.dump, indent 2).
+    (root / "xdg" / "hailo-ocr").mkdir(parents=True, exist_ok=True)
+    (root / "xdg" / "hailo-ocr" / "hailo-ocr.json").write_text(
+        json.dumps({"server": {"host": "0.0.0.0", "port": 11436}}, indent=2))
     return {"ansible_connection": "local", "ansible_become": False,
             "ansible_python_interpreter": sys.executable,
             "reconcile_config_dir": str(root), "reconcile_json_dir": str(root / "xdg"),

@@ -35,8 +35,8 @@ def seed(root, services):
 def digest(path):
     """The device's service files; not the collection's own journal directory (its lease lives there)."""
     sha = hashlib.sha256()
-    for dirpath, dirs, files in sorted(os.walk(path)):
-        dirs[:] = [name for name in dirs if name != "journal"]
+    for dirpath, dirs, files in os.walk(path):
+        dirs[:] = sorted(name for name in dirs if name != "journal")
         for name in sorted(files):
             with open(os.path.join(dirpath, name), "rb") as handle:
                 sha.update(name.encode() + handle.read())
