@@ -102,7 +102,7 @@ options:
     type: path
   lease_holder:
     description:
-      - Claim the device for this run before discovering it (needs O(journal_dir)): a run that
+      - Claim the device for this run before discovering it (needs O(journal_dir)). A run that
         will change the device takes its lease here, so that no other run plans from, or
         reverts, a change in flight. M(hailo.services.port_transaction) releases it.
       - While another run's lease is alive the module waits up to O(lease_wait) seconds, then

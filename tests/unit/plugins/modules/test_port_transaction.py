@@ -251,8 +251,8 @@ def test_a_timer_that_fires_early_rearms(device, server):
     confirmed = run(device, {"state": "confirmed", "id": result["id"]})
     assert confirmed["changed"]
     # Every timer of the change is stopped, under today's names and the first release's.
-    stop = [line for line in calls(device) if line.startswith("systemctl stop -- port-reconcile-revert-%s.timer"
-                                                                % result["id"])][-1].split()
+    first_stop = "systemctl stop -- port-reconcile-revert-%s.timer" % result["id"]
+    stop = [line for line in calls(device) if line.startswith(first_stop)][-1].split()
     for prefix in ("port-reconcile-revert", "hailo-services-revert"):
         for suffix in ("", "-1", "-2"):
             assert "%s-%s%s.timer" % (prefix, result["id"], suffix) in stop

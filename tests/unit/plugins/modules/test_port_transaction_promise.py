@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 
-from test_port_transaction import (  # noqa: F401 - pytest fixtures by name; pylint: disable=import-error
+from test_port_transaction import (  # noqa: F401 pylint: disable=import-error,unused-import  (fixtures by name)
     DEPTH,
     DEPTH_JSON,
     calls,
