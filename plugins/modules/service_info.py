@@ -168,7 +168,7 @@ journal:
 lease:
   description:
     - The device's lease after discovery (C(holder), C(expires) epoch seconds, C(controller)),
-      or null; with O(lease_holder), RV(lease.waited) says how long this run waited for it.
+      or null; with O(lease_holder), C(waited) says how long this run waited for it.
   returned: when O(journal_dir) is set
   type: dict
 last_revert:

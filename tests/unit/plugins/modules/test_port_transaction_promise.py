@@ -17,7 +17,8 @@ import subprocess
 import sys
 import time
 
-from test_port_transaction import (  # noqa: F401 pylint: disable=import-error,unused-import  (fixtures by name)
+# The fixtures are used by name: pytest finds them in this module's namespace.
+from test_port_transaction import (  # noqa: F401 pylint: disable=import-error,unused-import
     DEPTH,
     DEPTH_JSON,
     calls,
