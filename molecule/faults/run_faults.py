@@ -389,7 +389,7 @@ class Run(object):
             with open(path) as handle:
                 report = json.load(handle)
         return {"case": self.case, "rc": rc, "seconds": round(elapsed, 1), "ended": time.time(),
-                "report": report, "output_tail": output[-3000:], "mentions": {}}
+                "report": report, "output_tail": output[-3000:], "output": output}
 
 
 def run(out_dir, case, settings=None, extra=None, watch=None, on_fault=None, args=()):
@@ -467,6 +467,9 @@ def main():
         result["after"] = state()
         result["settled"] = settled
         result["fault"] = fault_name
+        result.pop("output", None)  # the whole log stays in OUT_DIR/<case>.log
+        if result.get("b"):
+            result["b"].pop("output", None)
         cases.append(result)
         watch = result.get("watch") or {}
         print("%-22s rc=%-3s %6.1f s  %s%s" % (
@@ -574,8 +577,14 @@ def power_loss(out_dir, record, reserved):
     result = run(out_dir, "power-loss", settings=settings, watch="checking", on_fault=cut_power)
     # Power back: the container boots again from its own filesystem (the journal included).
     subprocess.run(["podman", "start", DEVICE], check=True, capture_output=True)
-    boot = subprocess.run(["podman", "exec", DEVICE, "systemctl", "is-system-running", "--wait"],
-                          capture_output=True, text=True, timeout=300, check=False)
+    boot, deadline = "", time.time() + 180
+    while time.time() < deadline:  # until systemd answers on its bus and the boot is over
+        boot = subprocess.run(["podman", "exec", DEVICE, "systemctl", "is-system-running", "--wait"],
+                              capture_output=True, text=True, timeout=300, check=False)
+        boot = (boot.stdout.strip() or boot.stderr.strip())
+        if boot in ("running", "degraded", "maintenance", "stopping", "offline"):
+            break
+        time.sleep(0.5)
     # The services start on their own at boot; give the restored ones time to bind and load.
     deadline = time.time() + 90
     while time.time() < deadline:
@@ -583,12 +592,13 @@ def power_loss(out_dir, record, reserved):
         if _hailo(now["listeners"]) == _hailo(before["listeners"]) and now["answers"] == before["answers"]:
             break
         time.sleep(2)
-    result.update(before=before, boot_unit=boot_unit, boot=boot.stdout.strip() or boot.stderr.strip(),
+    result.update(before=before, boot_unit=boot_unit, boot=boot,
                   units_in_flight=units)
     record(result, "power cut (podman kill, then podman start) while the moved hailo-depth loads", settled=True)
     # The next run reports the revert the device made at boot, and converges.
-    record(run(out_dir, "after-power-loss", settings=dict(settings, reconcile_health_timeout=60)),
-           "none: the run after the power loss")
+    after = run(out_dir, "after-power-loss", settings=dict(settings, reconcile_health_timeout=60))
+    after["mentions_the_revert"] = bool(result["watch"].get("id")) and result["watch"]["id"] in after["output"]
+    record(after, "none: the run after the power loss")
 
 
 def two_rollouts(out_dir, record, case, reserved, lease_wait):
