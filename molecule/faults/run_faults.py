@@ -199,7 +199,7 @@ def stopped(pids):
     return False
 
 say(ready=True, pid=os.getpid())
-seen = []
+seen, mods = [], []
 while True:
     j = journal()
     if j is not None and (not seen or seen[-1] != j.get("stage")):
@@ -209,7 +209,14 @@ while True:
     if time.monotonic() > deadline:
         say(reached=False, caught=False, seen=seen, why="stage %s not reached within %d s" % (want, seconds))
         sys.exit(1)
-    time.sleep(0.001)
+    if j is None:
+        time.sleep(0.001)
+    else:
+        # A change is under way: know its module before its stage comes (a /proc scan takes
+        # milliseconds, the gap between two stages can be less), then poll without sleeping.
+        if not mods:
+            mods = module_pids()
+        os.sched_yield()
 verdict = dict(reached=True, stage=want, id=j.get("id"), seen=seen, pids=[])
 if mode == "observe":
     say(caught=True, **verdict)
@@ -219,7 +226,7 @@ if want.startswith("restarted-"):
     n = int(want.split("-")[1])
     order = [name + ".service" for name in j.get("restart") or []]
     unit, after = order[n - 1], (order[n] if len(order) > n else None)
-    mods, child, why = module_pids(), None, None
+    mods, child, why = mods or module_pids(), None, None
     while child is None and why is None:
         for mod in mods:
             for pid, state, argv in children(mod):
@@ -253,9 +260,16 @@ if want.startswith("restarted-"):
     say(**verdict)
     sys.exit(0)
 
-mods = module_pids()
 for mod in mods:
-    os.kill(mod, signal.SIGSTOP)
+    try:
+        os.kill(mod, signal.SIGSTOP)
+    except OSError:  # a module of an earlier call that has ended: find the one at work
+        mods = []
+        break
+if not mods:
+    mods = module_pids()
+    for mod in mods:
+        os.kill(mod, signal.SIGSTOP)
 verdict["pids"] = mods
 held = stopped(mods) if mods else False
 now = journal()
