@@ -254,6 +254,10 @@ def test_the_first_run_completes_and_nothing_undoes_it(cases, name):
     assert a["depth_ports"] == {"yaml": int(port), "json": int(port)}, a["depth_ports"]  # A's new files
     assert not a["after"]["journal"] and not a["after"]["last_revert"], a["after"]["last_revert"]
     assert a["settled"]
+    # The second run reverted nothing of A's (today's bug: it took A's journal for a dead run's).
+    b = a["b"] or {}
+    assert (device(b).get("found") or {}).get("id") != a["watch"]["id"], device(b).get("found")
+    assert "reverting it before planning" not in b.get("output_tail", ""), b.get("output_tail", "")[-1500:]
 
 
 @pytest.mark.parametrize("name", sorted(LEASES))
