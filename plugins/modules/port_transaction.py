@@ -207,10 +207,6 @@ options:
     type: str
     default: reverted by the controller
 notes:
-  - "Fault injection, for tests: a file C(.fault-injection) in O(journal_dir) holding a stage name
-    (C(armed), C(configs_written), C(units_written), C(restarting), C(restarted-N), C(checking),
-    C(applied)) and a number of seconds, or C(kill), makes the next change pause there, or kill
-    itself there; the file is removed when it fires."
   - Config contents are not returned, except as a diff in diff mode, and are not logged on the device.
     In a unit's diff the value of every C(Environment=) assignment is shown as C(***).
   - Every file is read without following a symlink or blocking (a FIFO is refused), at most
@@ -357,7 +353,6 @@ from ansible_collections.hailo.services.plugins.module_utils.yaml_port import (
 )
 
 MAX_FILE_BYTES = MAX_CONFIG_BYTES  # configs, copies and units alike
-FAULT_FILE = ".fault-injection"
 
 
 class ChangeFailed(Exception):
@@ -488,24 +483,6 @@ class Change(object):
     def stage(self, name, **extra):
         self.journal.update(extra, stage=name)
         transaction.save(self.journal_dir, self.journal)
-        self.fault(name)
-
-    def fault(self, stage):
-        """Fault injection for the test suite: a file naming this stage makes the change halt here."""
-        path = os.path.join(self.journal_dir, FAULT_FILE)
-        try:
-            with open(path) as handle:
-                words = handle.read().split()
-        except (IOError, OSError):
-            return
-        if not words or words[0] != stage:
-            return
-        os.unlink(path)
-        with open(os.path.join(self.journal_dir, "fault-reached"), "w") as handle:
-            handle.write(stage)
-        if len(words) > 1 and words[1] == "kill":
-            os.kill(os.getpid(), 9)
-        time.sleep(float(words[1]) if len(words) > 1 else 10)
 
     def systemctl(self, *args):
         rc, out, err = self.module.run_command(["systemctl"] + list(args))
@@ -601,7 +578,6 @@ def apply_change(module, params, writes, invocation):
             if rc != 0:
                 raise ChangeFailed("restarting %s failed: %s" % (name, out))
             result["restarted"].append(name)
-            change.fault("restarted-%d" % len(result["restarted"]))
         change.stage("checking")
         report = check_services(params["health"], host=params["health_host"], timeout=params["health_timeout"],
                                 listeners=read_listeners)
