@@ -102,13 +102,13 @@ class LeaseHeld(Exception):
 
 
 def describe_lease(lease):
-    """``run R (controller C) until 2026-12-05 18:40:00 UTC (in 120 s)``."""
+    """``run R (controller C), whose claim expires at 2026-12-05 18:40:00 UTC (in 120 s)``."""
     expires = float(lease.get("expires") or 0)
     stamp = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(expires))
     left = int(expires - time.time())
     when = ("in %d s" % left) if left >= 0 else ("%d s ago" % -left)
     controller = (" (%s)" % lease["controller"]) if lease.get("controller") else ""
-    return "run %s%s until %s (%s)" % (lease.get("holder") or "?", controller, stamp, when)
+    return "run %s%s, whose claim expires at %s (%s)" % (lease.get("holder") or "?", controller, stamp, when)
 
 
 def read_lease(journal_dir):

@@ -136,7 +136,7 @@ def test_a_change_is_refused_while_another_run_holds_the_lease(device, server):
     (journal_dir / "lease.json").write_text(json.dumps({"holder": "run-a", "expires": time.time() + 60,
                                                         "controller": "ops@laptop"}))
     refused = run(device, move_depth(device, 11439, server, lease_holder="run-b"))
-    assert refused["failed"] and "another rollout holds this device: run run-a (ops@laptop) until" in refused["msg"]
+    assert refused["failed"] and "another rollout holds this device: run run-a (ops@laptop), whose claim expires at" in refused["msg"]
     assert (device / "etc-hailo" / "hailo-depth.yaml").read_bytes() == DEPTH
     # An expired lease is no claim: a dead run's device is free again.
     (journal_dir / "lease.json").write_text(json.dumps({"holder": "run-a", "expires": time.time() - 1}))

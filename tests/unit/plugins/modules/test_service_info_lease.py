@@ -37,7 +37,7 @@ def test_another_runs_live_claim_is_waited_for_then_refused_naming_it(tmp_path):
     result = run(tmp_path, dict(make_tree(tmp_path), journal_dir=str(journal), lease_holder="run-b", lease_wait=2))
     assert time.time() - start >= 2
     assert result["failed"] and result["lease_held"]
-    assert "another rollout holds this device: run run-a (cron@ops) until" in result["msg"]
+    assert "another rollout holds this device: run run-a (cron@ops), whose claim expires at" in result["msg"]
     assert "waited 2 s" in result["msg"]
     assert "services" not in result  # nothing was read, so nothing can be planned from it
     assert json.loads((journal / "lease.json").read_text())["holder"] == "run-a"
