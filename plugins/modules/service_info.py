@@ -702,7 +702,7 @@ def main():
         state.update(name=unit, path=unit_path, file_exists=unit_raw is not None)
         state["checksum"] = _sha1(unit_raw)
         state["directives"], state["parse_error"] = read_unit(unit_path, unit_raw, unit_problem)
-        if not module.params["return_data"]:
+        if not module.params["return_data"] and state["directives"]:
             # Environment values can be tokens: only a play that renders units gets them.
             state["directives"] = [
                 [section, key, mask_environment("Environment=" + value)[len("Environment="):]]

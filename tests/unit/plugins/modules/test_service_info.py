@@ -305,7 +305,8 @@ def test_unit_directives_and_dropins(tmp_path):
         (dropins / entry).write_text("[Service]\nMemoryMax=3G\n")
     (dropins / "dir.conf").mkdir()
     env, _log = fake_systemctl(tmp_path, "")
-    rc, result = run(tmp_path, tree, env=env)
+    # return_data: a play that renders units needs the environment values (else NAME=***).
+    rc, result = run(tmp_path, dict(tree, return_data=True), env=env)
     assert rc == 0, result
     services = result["services"]
 
