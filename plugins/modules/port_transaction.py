@@ -75,10 +75,6 @@ options:
       - The run that holds the device's lease (the C(reconcile) role names each run). A change,
         a confirmation or a revert is refused while another run's lease is alive.
     type: str
-  lease_seconds:
-    description: With O(lease_holder), the lease lasts at least this long after the change begins.
-    type: int
-    default: 900
   files:
     description:
       - The files to write. Each is either an edit of the YAML's C(server.port) (O(files[].port),
@@ -355,6 +351,9 @@ from ansible_collections.hailo.services.plugins.module_utils.yaml_port import (
 MAX_FILE_BYTES = MAX_CONFIG_BYTES  # configs, copies and units alike
 
 
+LEASE_MARGIN = 15  # seconds the revert timer's own revert may take after its deadline
+
+
 class ChangeFailed(Exception):
     """A step of the change failed; the device is rolled back."""
 
@@ -619,8 +618,10 @@ def _claim(module, params, invocation):
                          % transaction.describe_lease(lease), lease=lease, written=[], restarted=[],
                          lease_released=False, invocation=invocation)
     if params["lease_holder"]:
-        until = time.time() + max(params["lease_seconds"], params["transaction_timeout"] + params["confirm_timeout"] + 60)
-        expires = max(until, float((lease or {}).get("expires") or 0) if (lease or {}).get("holder") == params["lease_holder"] else 0)
+        # From here the claim lasts as long as the change can stay unconfirmed (the revert timer's
+        # deadline, and a margin for its revert): a run that dies mid-change holds the device
+        # until the device has reverted by itself, no longer.
+        expires = time.time() + params["transaction_timeout"] + params["confirm_timeout"] + LEASE_MARGIN
         transaction.write_lease(params["journal_dir"], params["lease_holder"], expires, (lease or {}).get("controller"))
 
 
@@ -671,7 +672,6 @@ def main():
             reason=dict(type="str", default="reverted by the controller"),
             unit_dir=dict(type="path", default="/etc/systemd/system"),
             lease_holder=dict(type="str"),
-            lease_seconds=dict(type="int", default=900),
         ),
         required_if=[("state", "confirmed", ["id"]), ("state", "released", ["lease_holder"])],
         supports_check_mode=True,

@@ -118,6 +118,8 @@ def test_a_live_lease_of_another_run_refuses_change_and_revert(device, server):
     assert not first.get("failed"), first
     lease = json.loads((journal_dir / "lease.json").read_text())
     assert lease["holder"] == "run-a" and lease["expires"] > time.time() + 30
+    # Mid-change the claim lasts until the change's revert deadline (300 + 30 s, and a margin).
+    assert lease["expires"] <= time.time() + 300 + 30 + 15
     # A second run may neither revert run-a's change in flight nor change the device.
     revert = run(device, {"state": "reverted", "lease_holder": "run-b"})
     assert revert["failed"] and "run run-a" in revert["msg"] and "nothing was reverted" in revert["msg"]
