@@ -438,9 +438,23 @@ def timer_fired(journal_dir):
             save(journal_dir, journal)
             return 0 if rc == 0 else 1
         revert(journal_dir, journal, "not confirmed within %d s" % int(journal.get("confirm_timeout") or 0))
+        _end_claim_of(journal_dir, journal)
         return 0
     finally:
         os.close(fd)
+
+
+def _end_claim_of(journal_dir, journal):
+    """The device reverted a change by itself: the run that made it no longer holds the device.
+
+    Its claim protected a change in flight; there is none now (its late confirmation fails,
+    naming the revert), and the next run must not wait for a dead run's claim to expire.
+    """
+    if journal.get("holder"):
+        try:
+            release_lease(journal_dir, journal["holder"])
+        except (IOError, OSError, JournalError):
+            pass  # the claim then ends at its expiry
 
 
 def boot_revert(journal_dir):
@@ -478,6 +492,7 @@ def boot_revert(journal_dir):
             save(journal_dir, journal)
         else:
             finish(journal_dir)
+        _end_claim_of(journal_dir, journal)
         return 1 if report["errors"] else 0
     finally:
         os.close(fd)

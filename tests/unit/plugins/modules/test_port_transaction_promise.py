@@ -79,6 +79,24 @@ def test_a_boot_revert_restores_a_change_left_between_two_writes(device, server)
     assert again["found"]["at_boot"]
 
 
+def test_a_revert_by_the_device_ends_the_claim_of_the_run_that_made_the_change(device, server):
+    """A dead run's claim must not outlive its change: the device reverted it at boot or by timer."""
+    journal_dir = device / "journal"
+    for mode in ("--boot", "--timer"):
+        result = run(device, move_depth(device, 11439, server, confirm_timeout=30, lease_holder="run-a"))
+        assert not result.get("failed"), result
+        assert json.loads((journal_dir / "lease.json").read_text())["holder"] == "run-a"
+        if mode == "--timer":
+            journal = json.loads((journal_dir / "journal.json").read_text())
+            journal["confirm_by"] = time.time() - 1
+            (journal_dir / "journal.json").write_text(json.dumps(journal))
+        assert revert_script(device, mode).returncode == 0
+        assert (device / "etc-hailo" / "hailo-depth.yaml").read_bytes() == DEPTH
+        assert not (journal_dir / "lease.json").exists(), mode
+        late = run(device, {"state": "confirmed", "id": result["id"], "lease_holder": "run-a"})
+        assert late["failed"] and "reverted by the device" in late["msg"]
+
+
 def test_a_boot_revert_that_cannot_restore_keeps_the_journal(device, server):
     run(device, move_depth(device, 11439, server, confirm_timeout=30))
     journal_dir = device / "journal"
