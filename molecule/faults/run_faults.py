@@ -573,7 +573,7 @@ def point6(out_dir, record, look):
     killed = run(out_dir, "module-killed", watch="configs_written", on_fault=kill_both)
     killed["journal_left"] = wait_for("test -e %s/journal.json" % JOURNAL_DIR, 5)
     record(killed, "controller and device-side module killed at stage configs_written", settled=False)
-    record(run(out_dir, "next-run"), "none: the run after the killed module, before its timer")
+    record(run(out_dir, "next-run"), "none: the run after the killed module (it waits for the dead run's claim)")
     record(run(out_dir, "no-op"), "none: a re-run")
 
 
