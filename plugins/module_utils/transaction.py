@@ -411,6 +411,12 @@ def revert(journal_dir, journal, reason):
     if stop:
         _systemctl("stop", "--", *[name + ".service" for name in stop])
         report["stopped"] = stop
+    _record_revert(journal_dir, journal, report)
+    return report
+
+
+def _record_revert(journal_dir, journal, report):
+    """Keep what a revert did for the next run; forget the change unless a file did not come back."""
     report["reverted"] = time.time()
     write_json(os.path.join(journal_dir, LAST_REVERT), report)
     if report["errors"]:
@@ -419,7 +425,6 @@ def revert(journal_dir, journal, reason):
         save(journal_dir, journal)
     else:
         finish(journal_dir)
-    return report
 
 
 def timer_fired(journal_dir):
@@ -484,14 +489,7 @@ def boot_revert(journal_dir):
             rc, out = _systemctl("daemon-reload")
             if rc != 0:
                 report["errors"].append("systemctl daemon-reload: %s" % out)
-        report["reverted"] = time.time()
-        write_json(os.path.join(journal_dir, LAST_REVERT), report)
-        if report["errors"]:
-            journal["stage"] = "revert_failed"
-            journal["revert_errors"] = report["errors"]
-            save(journal_dir, journal)
-        else:
-            finish(journal_dir)
+        _record_revert(journal_dir, journal, report)
         _end_claim_of(journal_dir, journal)
         return 1 if report["errors"] else 0
     finally:
