@@ -2,7 +2,7 @@
 Automation Controller use, and keep what a job there shows: the status and return code, the
 custom stats (set_stats, the job's artifacts) and the failed tasks of each host (job events).
 
-    python run_with_runner.py PLAYBOOK INVENTORY EXTRAVARS_JSON OUT_JSON
+    python run_with_runner.py PLAYBOOK INVENTORY EXTRAVARS_JSON OUT_JSON [LIMIT]
 
 Exits with the playbook's return code; verify reads OUT_JSON.
 """
@@ -13,12 +13,12 @@ import sys
 import ansible_runner
 
 
-def main(playbook, inventory, extravars, out_path):
+def main(playbook, inventory, extravars, out_path, limit=None):
     private = os.path.join(os.path.dirname(os.path.abspath(out_path)), "runner")
     os.makedirs(private, exist_ok=True)
     runner = ansible_runner.run(
         private_data_dir=private, playbook=os.path.abspath(playbook),
-        inventory=os.path.abspath(inventory), extravars=json.loads(extravars), quiet=True)
+        inventory=os.path.abspath(inventory), extravars=json.loads(extravars), limit=limit, quiet=True)
     artifacts, failed, hosts = {}, {}, set()
     for event in runner.events:
         data = event.get("event_data") or {}
@@ -38,4 +38,4 @@ def main(playbook, inventory, extravars, out_path):
 
 
 if __name__ == "__main__":
-    sys.exit(main(*sys.argv[1:5]))
+    sys.exit(main(*sys.argv[1:6]))

@@ -31,7 +31,7 @@ if spec["snapshot"]:
     out["snapshot"] = {
         "mismatches": sums.stdout, "intact": sums.returncode == 0,
         "seeded": open("/root/hailo-files.list").read().split(),
-        "now": run("sh", "-c", "find /etc/hailo /etc/xdg /etc/systemd/system -path '*hailo*'"
+        "now": run("sh", "-c", "find /etc/hailo /etc/xdg /etc/systemd/system /opt -path '*hailo*' -not -path '*/__pycache__/*'"
                                " -type f | sort").stdout.split()}
     pids = {}
     for block in open("/root/hailo-pids.txt").read().split("\n\n"):

@@ -353,6 +353,128 @@ def write_file(path, data, mode=None, uid=None, gid=None):
         os.close(dir_fd)
 
 
+# ---------------------------------------------------------------------------- client folders
+# A client of the services (the web portal) lives in a folder its own user owns: root may not
+# trust a path there, so every step walks from the folder's descriptor, one component at a time,
+# without following a link, and writes as replace_in does, with the file's owner and mode kept.
+
+def _tree_parts(rel):
+    parts = rel.split("/")
+    if not rel or rel.startswith("/") or any(part in ("", ".", "..") for part in parts):
+        raise UnsafePath(problem(rel, "not a plain path inside its folder"))
+    return parts
+
+
+def open_tree(root):
+    """A descriptor of the client folder ``root`` (absolute); the directories above it must be
+    root's (its owner cannot swap it), the folder itself may be another user's."""
+    if not os.path.isabs(root) or os.path.normpath(root) != root:
+        raise UnsafePath(problem(root, "not an absolute, normalised path"))
+    try:
+        check_dir_chain(os.path.dirname(root))
+    except UnsafePath as err:
+        raise UnsafePath(problem(root, str(err)))
+    try:
+        return open_dir(root)
+    except OSError as err:
+        if err.errno in (errno.ELOOP, errno.ENOTDIR):
+            raise UnsafePath(problem(root, "it is not a directory (a symlink is not followed)"))
+        raise
+
+
+def _open_parent(root_fd, rel):
+    """``(fd, name)``: the directory of ``rel`` below ``root_fd``, reached without following links."""
+    parts = _tree_parts(rel)
+    fd = os.dup(root_fd)
+    try:
+        for part in parts[:-1]:
+            child = os.open(part, DIR_FLAGS, dir_fd=fd)
+            os.close(fd)
+            fd = child
+    except OSError as err:
+        os.close(fd)
+        if err.errno in (errno.ELOOP, errno.ENOTDIR):
+            raise UnsafePath(problem(rel, "a directory on its path is a symlink or not a directory"))
+        raise
+    return fd, parts[-1]
+
+
+def read_in_tree(root, rel, limit=MAX_READ_BYTES):
+    """``(data, fstat)`` of the regular file ``rel`` in the client folder ``root``.
+
+    Refused (UnsafePath): a symlink anywhere on the way, a file that is not regular, one with
+    several links (a hard link to a file elsewhere), or one over ``limit`` bytes.
+    """
+    path = os.path.join(root, rel)
+    root_fd = open_tree(root)
+    try:
+        dir_fd, name = _open_parent(root_fd, rel)
+    finally:
+        os.close(root_fd)
+    try:
+        try:
+            fd = os.open(name, READ_FLAGS, dir_fd=dir_fd)
+        except OSError as err:
+            if err.errno == errno.ELOOP:
+                raise UnsafePath(problem(path, "it is a symlink; not followed"))
+            raise
+    finally:
+        os.close(dir_fd)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise UnsafePath(problem(path, "it is %s (owned by %s), not a regular file; not read"
+                                           % (kind_of(info.st_mode), user_name(info.st_uid))))
+        if info.st_nlink > 1:
+            raise UnsafePath(problem(path, "it has %d hard links; not read" % info.st_nlink))
+        data = _read_fd(fd, limit)
+    finally:
+        os.close(fd)
+    if len(data) > limit:
+        raise FileTooLarge(path, "the file is %d bytes, more than the %d-byte limit" % (len(data), limit))
+    return data, info
+
+
+def write_in_tree(root, rel, data, mode=None, uid=None, gid=None):
+    """Replace ``rel`` in the client folder ``root`` (see :func:`replace_in`), owner and mode kept."""
+    root_fd = open_tree(root)
+    try:
+        dir_fd, name = _open_parent(root_fd, rel)
+    finally:
+        os.close(root_fd)
+    try:
+        replace_in(dir_fd, name, data, mode=mode, uid=uid, gid=gid)
+    finally:
+        os.close(dir_fd)
+
+
+def walk_tree(root, skip_dirs=(), limit=2000):
+    """The regular files below the client folder ``root``, as relative paths, walked through
+    descriptors (links are not followed and not listed); at most ``limit`` files."""
+    found = []
+    stack = [("", open_tree(root))]
+    try:
+        while stack:
+            prefix, fd = stack.pop()
+            try:
+                for entry in sorted(os.listdir(fd)):
+                    info = os.stat(entry, dir_fd=fd, follow_symlinks=False)
+                    rel = prefix + entry
+                    if stat.S_ISDIR(info.st_mode):
+                        if entry not in skip_dirs:
+                            stack.append((rel + "/", os.open(entry, DIR_FLAGS, dir_fd=fd)))
+                    elif stat.S_ISREG(info.st_mode):
+                        found.append(rel)
+                        if len(found) > limit:
+                            raise UnsafePath(problem(root, "more than %d files; not a client folder" % limit))
+            finally:
+                os.close(fd)
+    finally:
+        for _prefix, fd in stack:
+            os.close(fd)
+    return sorted(found)
+
+
 def fsync_dir(path):
     fd = open_dir(path)
     try:

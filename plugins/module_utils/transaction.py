@@ -208,15 +208,18 @@ def forget_last_revert(journal_dir):
         os.unlink(path)
 
 
-def begin(journal_dir, change_id, paths, meta):
+def begin(journal_dir, change_id, paths, meta, trees=None):
     """Save the original of every path (a real path) and write the journal; return it.
 
     Each original is fsynced before the journal names it, and the journal before any file of
     the change is written: whatever dies after this returns, the journal can restore. The
     journal directory must be root's all the way up, each path absolute and normalised, and
     each original a regular file (read without following a link or blocking); otherwise
-    JournalError, before anything is written.
+    JournalError, before anything is written. ``trees`` maps the paths that lie in a client's
+    folder (another user's) to ``(folder, path inside it)``: those are read and restored
+    through the folder's descriptor.
     """
+    trees = trees or {}
     try:
         safe_files.check_journal_dir(journal_dir)
     except OSError as err:
@@ -235,7 +238,11 @@ def begin(journal_dir, change_id, paths, meta):
         entry = {"path": path, "existed": os.path.lexists(path)}
         if entry["existed"]:
             try:
-                data, st = safe_files.read_regular(path)
+                if path in trees:
+                    entry.update(tree=trees[path][0], rel=trees[path][1])
+                    data, st = safe_files.read_in_tree(trees[path][0], trees[path][1])
+                else:
+                    data, st = safe_files.read_regular(path)
             except OSError as err:
                 raise JournalError("cannot journal %s: %s" % (path, err.strerror or err))
             saved = "%s/%d" % (SAVED, index)  # a plain generated name, inside the journal
@@ -348,6 +355,8 @@ def _restore(entry, journal_dir, declared=None):
         raise safe_files.UnsafePath("refused: %r is not an absolute, normalised path" % (path,))
     if declared is not None and path not in declared:
         raise safe_files.UnsafePath("refused: %s was not declared by the change" % path)
+    if entry.get("tree") is not None:
+        return _restore_in_tree(entry, journal_dir, path)
     if entry["existed"]:
         data = _saved_data(entry, journal_dir)
         try:
@@ -363,6 +372,23 @@ def _restore(entry, journal_dir, declared=None):
         os.unlink(path)
         return True
     return False
+
+
+def _restore_in_tree(entry, journal_dir, path):
+    """Put back a file of a client's folder, which its own user owns, through the folder's
+    descriptor (see :func:`safe_files.write_in_tree`)."""
+    tree, rel = entry.get("tree"), entry.get("rel")
+    if not _plain_path(tree) or not isinstance(rel, str) or os.path.join(tree, rel) != path:
+        raise safe_files.UnsafePath("refused: %s is not inside its client folder %r" % (path, tree))
+    data = _saved_data(entry, journal_dir)
+    try:
+        current, st = safe_files.read_in_tree(tree, rel, limit=len(data))
+        if current == data and (st.st_mode & 0o7777) == entry["mode"]:
+            return False
+    except (IOError, OSError):
+        pass
+    safe_files.write_in_tree(tree, rel, data, mode=entry["mode"], uid=entry["uid"], gid=entry["gid"])
+    return True
 
 
 def revert(journal_dir, journal, reason):

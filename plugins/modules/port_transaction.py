@@ -112,6 +112,55 @@ options:
       json_expect:
         description: Like O(files[].expect), for O(files[].json_path).
         type: str
+  clients:
+    description:
+      - The clients of the services on the device (the web portal's folder by default, in the
+        C(reconcile) role). In each, every literal C(http://127.0.0.1:<port>) (or C(localhost),
+        C(0.0.0.0)) of a port in O(client_ports) is rewritten to its new port, in one pass, so a
+        chain move never shifts a literal twice; any other mention of such a port, and the
+        ports of O(client_review), are listed for review (RV(clients)), unchanged.
+      - A client's files are journaled and restored like the configs. Its folder may belong to
+        another user, so it is read and written through the folder's descriptor, one component
+        at a time without following a link, and each file keeps its owner and mode. Its backups
+        (O(backup)) go under C(client-backups/) next to O(journal_dir), outside its folder.
+      - When a client's files change and its unit runs, the unit is restarted after the
+        services and checked (O(clients[].check) on O(clients[].port)); a rollback restarts it
+        on its restored files.
+    type: list
+    elements: dict
+    default: []
+    version_added: 0.1.0
+    suboptions:
+      path:
+        description: The client, a file or a folder (its C(venv), caches and C(.git) are skipped).
+        type: path
+        required: true
+      unit:
+        description: The client's systemd unit (restarted when its files change).
+        type: str
+        required: true
+      check:
+        description: The URL path that proves the client answers, on O(clients[].port).
+        type: str
+      port:
+        description: The port the client answers on; required with O(clients[].check).
+        type: int
+      required:
+        description: Fail when the client is missing; a missing optional client is only reported.
+        type: bool
+        default: true
+  client_ports:
+    description:
+      - "C({old port: new port}): the ports of the services that move on this device, each the
+        port its owner held before the move."
+    type: dict
+    default: {}
+    version_added: 0.1.0
+  client_review:
+    description: "C({port: why}): ports whose owner before the move cannot be told; their literals are listed for review."
+    type: dict
+    default: {}
+    version_added: 0.1.0
   stop_first:
     description: Services stopped before any file is written (they crash-loop on the old files).
     type: list
@@ -301,6 +350,15 @@ rollback:
       type: list
       elements: dict
       returned: when the journal names the ports before the change
+clients:
+  description:
+    - Per client (O(clients)), what its files need or got.
+    - C(files) each with C(path) and C(changes) (C(line), C(old) and C(new) literal; only the
+      literal, never the rest of the line), C(review) (C(path), C(line), C(port), C(why)),
+      C(skipped), C(missing) and C(restart) (whether its unit is restarted).
+  returned: with O(state=applied) and O(clients)
+  type: list
+  elements: dict
 lease_released:
   description: Whether this call released the lease of O(lease_holder).
   returned: always
@@ -328,7 +386,7 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.hailo.services.plugins.module_utils import health, port_order, safe_files, transaction
+from ansible_collections.hailo.services.plugins.module_utils import device_clients, health, port_order, safe_files, transaction
 from ansible_collections.hailo.services.plugins.module_utils.health import check_services, failure_message
 from ansible_collections.hailo.services.plugins.module_utils.systemd_unit import mask_environment
 from ansible_collections.hailo.services.plugins.module_utils.listeners import (
@@ -471,6 +529,50 @@ def plan_files(module, files):
     return [write for write in writes if write["new"] != write["old"]]
 
 
+def _unit_active(module, unit):
+    rc, out, err = module.run_command(["systemctl", "is-active", "--", health.service_unit(unit)])
+    return out.strip() == "active"
+
+
+def plan_clients(module, params):
+    """The client writes and the client part of the change (restarts, checks), before any write.
+
+    A client whose files change and whose unit runs is restarted after the services and checked
+    (and restarted again on a rollback); one that was stopped stays stopped.
+    """
+    writes, reports, extra = [], [], dict(restart=[], health=[])
+    for client in params["clients"]:
+        if client.get("check") and client.get("port") is None:
+            raise ChangeFailed("clients: %s has a check but no port" % client["path"])
+        try:
+            found, report = device_clients.plan_client(client, params["client_ports"], params["client_review"],
+                                                       MAX_FILE_BYTES)
+        except (IOError, OSError) as err:
+            raise ChangeFailed("client %s: %s; nothing was written" % (client["path"], getattr(err, "strerror", None) or err))
+        if report["missing"] and client.get("required", True):
+            raise ChangeFailed("client %s: no such file or folder; nothing was written" % client["path"])
+        unit = client["unit"][:-len(".service")] if client["unit"].endswith(".service") else client["unit"]
+        report["restart"] = bool(found) and _unit_active(module, unit)
+        if report["restart"] and unit not in extra["restart"]:
+            extra["restart"].append(unit)
+            if client.get("check"):
+                extra["health"].append({"name": unit, "port": client["port"], "path": client["check"],
+                                        "unit": health.service_unit(unit)})
+        writes.extend(found)
+        reports.append(report)
+    return writes, reports, extra
+
+
+def _backup_client(journal_dir, path, data, keep):
+    """A timestamped copy of a client file, outside the client's folder (root leaves no file of
+    its own in a folder another user owns): under ``client-backups/`` next to the journal."""
+    directory = os.path.join(os.path.dirname(journal_dir.rstrip("/")), "client-backups") + os.path.dirname(path)
+    safe_files.check_dir_chain(directory)
+    if not os.path.isdir(directory):
+        os.makedirs(directory, 0o700)
+    return _backup(os.path.join(directory, os.path.basename(path)), data, keep)
+
+
 class Change(object):
     """One applied change: its journal, its stages and, on failure, its rollback."""
 
@@ -531,7 +633,8 @@ def apply_change(module, params, writes, invocation):
                 ports_before=ports_before, ports_after=_ports_after(params["health"]),
                 keepers=port_order.find_keepers(ports_before, read_listeners()),
                 health_timeout=params["health_timeout"])
-    change.journal = transaction.begin(journal_dir, change_id, [write["path"] for write in writes], meta)
+    trees = dict((write["path"], (write["tree"], write["rel"])) for write in writes if write["kind"] == "client")
+    change.journal = transaction.begin(journal_dir, change_id, [write["path"] for write in writes], meta, trees)
     result = dict(changed=True, id=change_id, written=[], restarted=[])
     try:
         if params["confirm_timeout"] > 0:
@@ -541,15 +644,24 @@ def apply_change(module, params, writes, invocation):
             rc, out = change.systemctl("stop", "--", *_units(params["stop_first"]))
             if rc != 0:
                 raise ChangeFailed("stopping %s failed: %s" % (", ".join(params["stop_first"]), out))
-        for kinds, stage in ((("config", "json"), "configs_written"), (("unit",), "units_written")):
+        stages = [(("config", "json"), "configs_written"), (("unit",), "units_written")]
+        if any(write["kind"] == "client" for write in writes):
+            stages.append((("client",), "clients_written"))
+        for kinds, stage in stages:
             for write in writes:
                 if write["kind"] not in kinds:
                     continue
-                if params["backup"] and write["old"] is not None:
-                    _backup(write["path"], write["old"], params["backup_keep"])
                 try:
-                    transaction.write_atomic(write["path"], write["new"], mode=write.get("mode"),
-                                             uid=write.get("uid"), gid=write.get("gid"))
+                    if write["kind"] == "client":
+                        if params["backup"]:
+                            _backup_client(journal_dir, write["path"], write["old"], params["backup_keep"])
+                        safe_files.write_in_tree(write["tree"], write["rel"], write["new"], mode=write["mode"],
+                                                 uid=write["uid"], gid=write["gid"])
+                    else:
+                        if params["backup"] and write["old"] is not None:
+                            _backup(write["path"], write["old"], params["backup_keep"])
+                        transaction.write_atomic(write["path"], write["new"], mode=write.get("mode"),
+                                                 uid=write.get("uid"), gid=write.get("gid"))
                 except (IOError, OSError) as err:
                     raise ChangeFailed("writing %s failed: %s" % (write["path"], err.strerror or err))
                 result["written"].append(write["path"])
@@ -657,6 +769,15 @@ def main():
                 expect=dict(type="str"),
                 json_expect=dict(type="str"),
             )),
+            clients=dict(type="list", elements="dict", default=[], options=dict(
+                path=dict(type="path", required=True),
+                unit=dict(type="str", required=True),
+                check=dict(type="str"),
+                port=dict(type="int"),
+                required=dict(type="bool", default=True),
+            )),
+            client_ports=dict(type="dict", default={}),
+            client_review=dict(type="dict", default={}),
             stop_first=service_list, restart=dict(service_list), rollback_restart=dict(service_list),
             rollback_stop=dict(service_list),
             health=dict(type="list", elements="dict", default=[]),
@@ -717,10 +838,21 @@ def main():
             os.close(fd)
     try:
         writes = plan_files(module, params["files"])
+        client_writes, client_reports, client_extra = plan_clients(module, params)
     except ChangeFailed as err:
         module.fail_json(msg=str(err), written=[], restarted=[], invocation=invocation)
+    writes += client_writes
+    if client_extra["restart"]:
+        # The clients restart after the services they call, and a rollback restarts them last,
+        # on their restored files; their checks join the services'.
+        params = dict(params, restart=params["restart"] + client_extra["restart"],
+                      rollback_restart=params["rollback_restart"] + client_extra["restart"],
+                      health=params["health"] + client_extra["health"],
+                      rollback_health=params["rollback_health"] + client_extra["health"])
 
     result = dict(changed=bool(writes or params["restart"] or params["stop_first"]), written=[], restarted=[])
+    if params["clients"]:
+        result["clients"] = client_reports
     if module._diff:
         result["diff"] = [dict(before_header=write["path"], after_header=write["path"],
                                before=_shown(write, write["old"] or b""), after=_shown(write, write["new"]))

@@ -51,6 +51,7 @@ def _device(host, fleet, result, lost=False):
         "health": dict(result.get("health") or {}),
         "rollback": result.get("rollback"),
         "found": result.get("found"),
+        "clients": list(result.get("clients") or ()),
         "notes": notes,
     }
     if device["outcome"] not in OUTCOMES:
@@ -266,6 +267,7 @@ def fleet_report_markdown(doc):
         if dev["restarted"]:
             verb = "Would restart" if doc.get("check_mode") else "Restarted"
             out += ["%s, in order: %s." % (verb, ", ".join(dev["restarted"])), ""]
+        out += _clients_markdown(dev, doc.get("check_mode"))
         if dev.get("found"):
             found = dev["found"]
             out += ["Found on the device: its change %s had been reverted by the device (%s); restored %s."
@@ -279,6 +281,29 @@ def fleet_report_markdown(doc):
                        (", stopped " + ", ".join(rb["stopped"])) if rb.get("stopped") else "",
                        (" Could not restore: %s." % "; ".join(rb["errors"])) if rb.get("errors") else ""), ""]
     return "\n".join(out).rstrip() + "\n"
+
+
+def _clients_markdown(dev, check_mode):
+    """Each client file and literal the change rewrote on the device, and the ones to review."""
+    out = []
+    for client in dev.get("clients") or ():
+        if not client.get("files") and not client.get("review") and not client.get("skipped"):
+            continue
+        restarted = (" (%s %s)" % ("would restart" if check_mode else "restarted", client.get("unit"))
+                     if client.get("restart") else "")
+        out += ["Client %s%s:" % (client.get("path"), restarted), ""]
+        for entry in client.get("files") or ():
+            for change in entry.get("changes") or ():
+                verb = "would become" if check_mode else "->"
+                out.append("- %s line %d: `%s` %s `%s`" % (entry["path"], change["line"], change["old"], verb,
+                                                           change["new"]))
+        for item in client.get("review") or ():
+            out.append("- to review, unchanged: %s line %d (port %d): %s"
+                       % (item["path"], item["line"], item["port"], item["why"]))
+        for item in client.get("skipped") or ():
+            out.append("- not read: %s (%s)" % (item["path"], item["why"]))
+        out.append("")
+    return out
 
 
 REPORT_MARKDOWN = "fleet-rollout.md"

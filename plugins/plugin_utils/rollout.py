@@ -185,6 +185,33 @@ def rollback_order(steps, restart):
     return ran + sorted(wanted - set(ran))
 
 
+def client_ports(steps):
+    """Where the literals of the device's clients go: ``(moves, unplaced)``.
+
+    A literal of port P follows the service that owned P on this device before the move: the
+    one service whose config names P, or, when several do (a shared port before the plan),
+    the one that served on it. ``moves``: ``{"P": new port}`` for each P whose owner moves.
+    ``unplaced``: ``{"P": why}`` for a P that several services named, none or more than one
+    serving it, when one of them moves: its literals go to review, unchanged.
+    """
+    named = {}
+    for step in steps:
+        named.setdefault(step["from"], []).append(step)
+    moves, unplaced = {}, {}
+    for port in sorted(named):
+        owners = named[port]
+        if len(owners) > 1:
+            owners = [step for step in owners if step.get("was") == "serving"] or owners
+        if not any(step["port"] != port for step in owners):
+            continue
+        if len(owners) == 1:
+            moves["%d" % port] = owners[0]["port"]
+        else:
+            unplaced["%d" % port] = "port %d was named by %s before the move and none held it alone" % (
+                port, ", ".join(sorted(step["name"] for step in owners)))
+    return moves, unplaced
+
+
 def rollout_actions(steps, plan, discovered=None, units=None, configs=None, unit_dir="/etc/systemd/system"):
     """What the role does to the services on one device, worked out before any file changes.
 
@@ -211,6 +238,7 @@ def rollout_actions(steps, plan, discovered=None, units=None, configs=None, unit
             rollback_health=health_targets(steps, ports="current", was_running=True),
             previous_ports=dict((step["name"], step["from"]) for step in steps),
         )
+        actions["client_ports"], actions["client_review"] = client_ports(steps)
     return actions
 
 

@@ -1,5 +1,8 @@
-"""After a canary rollout where the second batch failed: pi1 on the fleet map, pi2 rolled back
-byte for byte, pi3 never touched, and a report that says so."""
+"""After a canary rollout where the second batch failed: pi1 on the fleet map, pi2 (installed
+today, with the device manager and the web portal) rolled back byte for byte, pi3 never
+touched, and a report that says so; then pi1 and pi2 rolled out again on the map the fleet
+now gives (depth 11441, pose 11440: pi1 swaps them, pi2's depth moves 11439 -> 11441 and its
+portal's clients follow) and a re-run that changes nothing."""
 import json
 import os
 
@@ -14,15 +17,29 @@ FLEET_MAP = {
 }
 
 
+# The map of the second run: the fleet disagrees on depth and pose, so both start from the
+# catalog's 11436 again (see converge.yml).
+FINAL_MAP = dict(FLEET_MAP, **{"hailo-depth": 11441, "hailo-pose": 11440})
+
 MOVED = ("hailo-depth", "hailo-piper", "hailo-pose")
 OLLAMA_UNIT = "/etc/systemd/system/hailo-ollama.service"
 SEEDED_UNITS = os.path.join(os.environ["MOLECULE_PROJECT_DIRECTORY"], "molecule", "resources",
                             "files", "units")
 
 
-def probe(host, ports):
-    return read_device(host, services=sorted(FLEET_MAP), files=[OLLAMA_UNIT],
-                       health=health_paths(ports), snapshot=True)
+PORTAL_CLIENT = "/opt/hailo-web-portal/portal_client.py"
+TODAY_UNITS = ("hailo-device-manager", "hailo-web-portal")
+
+
+def probe(host, ports, extra=None):
+    return read_device(host, services=sorted(FLEET_MAP) + list(TODAY_UNITS), files=[OLLAMA_UNIT, PORTAL_CLIENT],
+                       health=dict(health_paths(ports), **(extra or {})), snapshot=True)
+
+
+def load_report(name):
+    path = os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], name, "fleet-rollout.json")
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
 
 
 def directives(text):
@@ -56,14 +73,28 @@ def report():
 def test_device_state(host):
     name = host.backend.get_hostname()
     if name == "hailo-fleet-pi1":
-        state = probe(host, FLEET_MAP)
+        state = probe(host, FINAL_MAP)
         assert healthy(state) == sorted(FLEET_MAP), state["health"]
         assert not state["snapshot"]["intact"]  # it was changed
         check_unit_setting_applied(state)
     elif name == "hailo-fleet-pi2":
-        state = probe(host, {"hailo-ocr": 11436, "hailo-face": 5002})
-        assert state["snapshot"]["intact"], "pi2 was not restored to the exact bytes"
-        assert healthy(state) == ["hailo-face", "hailo-ocr"], state["health"]
+        # Rolled back in the first run (converge proved its bytes), then rolled out.
+        state = probe(host, FINAL_MAP, {"portal": (7860, "/api/status")})
+        assert healthy(state) == sorted(list(FLEET_MAP) + ["portal"]), state["health"]
+        portal = state["health"]["portal"]
+        assert all(entry["ok"] for entry in portal["services"].values()), portal
+        assert portal["services"]["hailo-depth"]["url"] == "http://127.0.0.1:11441"
+        assert portal["services"]["hailo-pose"]["url"] == "http://127.0.0.1:11440"
+        client = state["files"][PORTAL_CLIENT]
+        assert 'base_url="http://127.0.0.1:11441"' in client and 'base_url="http://127.0.0.1:11440"' in client
+        assert "11439" not in client  # depth's literal followed it; pose's, which stayed, did not change
+        assert host.file(PORTAL_CLIENT).user == "hailo" and host.file(PORTAL_CLIENT).group == "hailo"
+        # Backups of client files go outside the portal's folder.
+        assert not [f for f in host.file("/opt/hailo-web-portal").listdir() if f.endswith("~")]
+        pids = state["snapshot"]["pids"]
+        # The device manager is never restarted; the portal was, for its clients.
+        assert int(state["units"]["hailo-device-manager"]["MainPID"]) == pids["hailo-device-manager"]
+        assert int(state["units"]["hailo-web-portal"]["MainPID"]) != pids["hailo-web-portal"]
     else:
         state = probe(host, {"hailo-ocr": 11436})
         snapshot = state["snapshot"]
@@ -76,6 +107,7 @@ def test_report_says_what_happened(report):
     assert devices["hailo-fleet-pi2"]["outcome"] == "rolled_back"
     restored = devices["hailo-fleet-pi2"]["rollback"]["restored"]
     assert any(path.startswith("/etc/hailo/") for path in restored), restored
+    assert PORTAL_CLIENT in restored and "/opt/hailo-web-portal/TROUBLESHOOTING.md" in restored, restored
     assert "/etc/systemd/system/hailo-ollama.service" in restored, restored
     assert devices["hailo-fleet-pi3"]["outcome"] == "not_reached"
     assert report["stopped"] and "hailo-fleet-pi2" in report["stopped"]
@@ -128,3 +160,25 @@ def test_ansible_runner_kept_what_an_awx_job_shows():
     # pi2's change failed its health check on the device (and was rolled back there); pi3 was never reached
     assert any((task or "").startswith("Apply the change on the device") for task in run["failed_tasks"]["hailo-fleet-pi2"])
     assert "hailo-fleet-pi3" not in run["failed_tasks"]
+
+
+def test_the_portal_followed_on_pi2_and_the_report_lists_each_line():
+    pi2 = load_report("reports-today")["devices"]["hailo-fleet-pi2"]
+    assert pi2["outcome"] == "changed", pi2
+    assert pi2["restarted"][-1] == "hailo-web-portal"  # after the services it calls
+    assert "hailo-device-manager" not in pi2["restarted"]
+    (client,) = pi2["clients"]
+    assert client["path"] == "/opt/hailo-web-portal" and client["restart"]
+    files = {entry["path"]: entry["changes"] for entry in client["files"]}
+    assert [(c["old"], c["new"]) for c in files[PORTAL_CLIENT]] == [("http://127.0.0.1:11439", "http://127.0.0.1:11441")]
+    assert any(item["port"] == 11439 and "TROUBLESHOOTING" in item["path"] for item in client["review"])
+    markdown = os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "reports-today", "fleet-rollout.md")
+    with open(markdown, encoding="utf-8") as handle:
+        assert "Client /opt/hailo-web-portal (restarted hailo-web-portal):" in handle.read()
+
+
+def test_a_rerun_changes_nothing():
+    devices = load_report("reports-rerun")["devices"]
+    for name in ("hailo-fleet-pi1", "hailo-fleet-pi2"):
+        assert devices[name]["outcome"] == "ok" and devices[name]["restarted"] == [], devices[name]
+        assert not any(client["files"] for client in devices[name].get("clients") or ()), devices[name]

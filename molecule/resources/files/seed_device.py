@@ -262,6 +262,7 @@ def reset(spec):
     units = [s["name"] + ".service" for s in spec["services"]]
     units += [r + ".service" for r in spec.get("remove", [])]
     units += [l["name"] + ".service" for l in spec["listeners"]]
+    units += [name + ".service" for name in TODAY_UNITS]
     # Listener units of an earlier seeding that this one does not want any more.
     wanted = set(l["name"] + ".service" for l in spec["listeners"])
     stale = []
@@ -402,6 +403,63 @@ def install_service(svc, spec):
         write_file(os.path.join(dropin_dir, fname), content)
 
 
+# --------------------------------------------------------------------------- today's installs
+TODAY_UNITS = ("hailo-device-manager", "hailo-web-portal")
+PORTAL_DIR = "/opt/hailo-web-portal"
+MANAGER_DIR = "/opt/hailo-device-manager"
+# What the portal's installer lets its user do (see the notes): any unit named hailo-*.
+PORTAL_SUDOERS = "".join("hailo ALL=(root) NOPASSWD: /usr/bin/systemctl %s hailo-*\n" % verb
+                         for verb in ("start", "stop", "restart", "enable", "disable"))
+
+
+def make_venv(bindir):
+    """A venv's bin directory: python3 -> /usr/bin/python3, python -> python3."""
+    make_dir(os.path.dirname(bindir))
+    make_dir(bindir)
+    for link, target in (("python", "python3"), ("python3", "/usr/bin/python3")):
+        path = os.path.join(bindir, link)
+        if os.path.lexists(path):
+            os.remove(path)
+        os.symlink(target, path)
+
+
+def install_today(spec):
+    """The device manager and the web portal as their installers leave them (root runs them):
+    the manager's user and venv, the portal's folder copied whole and `chown -R hailo:hailo`,
+    its sudoers file, and both units."""
+    today = spec["today"]
+    try:
+        pwd.getpwnam("hailo-device-mgr")
+    except KeyError:
+        run("useradd", "--system", "--user-group", "--no-create-home", "--shell", "/usr/sbin/nologin",
+            "hailo-device-mgr")
+    ensure_group("hailo")
+    try:
+        pwd.getpwnam("hailo")
+    except KeyError:
+        run("useradd", "--system", "--gid", "hailo", "--home-dir", PORTAL_DIR, "--no-create-home",
+            "--shell", "/usr/sbin/nologin", "hailo")
+    make_dir(MANAGER_DIR)
+    write_file(os.path.join(MANAGER_DIR, "hailo_device_manager.py"), today["device_manager"])
+    make_venv(os.path.join(MANAGER_DIR, "venv", "bin"))
+    shutil.rmtree(PORTAL_DIR, ignore_errors=True)
+    make_dir(PORTAL_DIR)
+    for rel, content in sorted(today["web_portal"].items()):
+        write_file(os.path.join(PORTAL_DIR, rel), content)
+    make_venv(os.path.join(PORTAL_DIR, "venv", "bin"))
+    run("chown", "-R", "-h", "hailo:hailo", PORTAL_DIR)
+    write_file("/etc/sudoers.d/hailo-web-portal", PORTAL_SUDOERS, mode=0o440)
+    for name, text in sorted(today["units"].items()):
+        write_file(os.path.join(SYSTEMD_DIR, name + ".service"), text)
+
+
+def start_today():
+    run("systemctl", "enable", "--now", *[name + ".service" for name in TODAY_UNITS])
+    wait_for("the device manager on 127.0.0.1:5099", lambda: port_open("127.0.0.1", 5099), 30)
+    wait_for("the web portal to answer GET /api/status on 7860",
+             lambda: http_status("0.0.0.0", 7860, "/api/status") == 200, 30)
+
+
 def write_faults(spec):
     # Only present when faults are wanted: a real device has no such directory.
     shutil.rmtree(FAULTS_DIR, ignore_errors=True)
@@ -486,6 +544,8 @@ def main(spec_path):
     ensure_group(spec["device_group"])
     for svc in spec["services"]:
         install_service(svc, spec)
+    if spec.get("today"):
+        install_today(spec)
     for listener in spec["listeners"]:
         write_file(os.path.join(SYSTEMD_DIR, listener["name"] + ".service"), listener["unit"])
     write_faults(spec)
@@ -499,6 +559,8 @@ def main(spec_path):
         for listener in spec["listeners"]:
             wait_for("%s on port %d" % (listener["name"], listener["port"]),
                      lambda l=listener: port_open(l["host"], l["port"]), 30)
+    if spec.get("today"):
+        start_today()
     standby = [s["name"] + ".service" for s in spec["services"] if s["role"] == "standby"]
     if standby:
         run("systemctl", "disable", "--now", *standby)
