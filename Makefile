@@ -26,7 +26,7 @@ SYSTEM_TOOLS := podman runc debootstrap shellcheck git
 .PHONY: help setup system-deps image reconcile demo demo-clean test unit integration lint sanity galaxy ee compat molecule build bench clean
 
 help:
-	@echo "make demo        roll the port map out onto three local container devices, print the report"
+	@echo "make demo        roll the port map out onto four local container devices, print the report"
 	@echo "make demo-clean  remove the demo devices"
 	@echo "make reconcile   compute and print the port map for the bundled catalog"
 	@echo "make test        run the whole test suite (sets up everything it needs)"
@@ -62,9 +62,10 @@ image: system-deps
 reconcile: setup
 	$(BIN)/ansible-playbook playbooks/reconcile.yml
 
-# The main job on a demo fleet: three systemd containers (own network namespace each), seeded
-# once with the plan's conflicts, then playbooks/reconcile.yml. Re-running changes nothing.
-DEMO_DEVICES := hailo-fleet-demo-pi1 hailo-fleet-demo-pi2 hailo-fleet-demo-pi3
+# The main job on a demo fleet: four systemd containers (own network namespace each), seeded
+# once (three with the plan's conflicts, one installed today), then playbooks/reconcile.yml.
+# Re-running changes nothing.
+DEMO_DEVICES := hailo-fleet-demo-pi1 hailo-fleet-demo-pi2 hailo-fleet-demo-pi3 hailo-fleet-demo-pi4
 demo: setup image
 	@created="$$(bench/fleet_devices.sh up $(DEMO_DEVICES))"; \
 	if [ -n "$$created" ]; then \

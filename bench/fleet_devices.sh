@@ -19,7 +19,7 @@ case "$action" in
                 [ "$(podman inspect -f '{{.State.Running}}' "$name")" = true ] || podman start "$name" >/dev/null
             else
                 podman run -d --name "$name" --hostname "$name" --systemd=always --network none \
-                    --cap-add SYS_ADMIN --cap-add SYS_PTRACE "$IMAGE" /sbin/init >/dev/null
+                    --cap-add SYS_ADMIN --cap-add SYS_PTRACE --cap-add NET_ADMIN "$IMAGE" /sbin/init >/dev/null
                 created+=("$name")
             fi
         done

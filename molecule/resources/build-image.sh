@@ -27,7 +27,7 @@ case "${HAILO_IMAGE_REBUILD:-0}" in 1 | true | yes) FORCE=1 ;; esac
 # (python3-yaml renders the JSON config copies like the installers do), iproute2 for `ss`
 # (testinfra socket checks), procps for ps/pgrep, dbus for systemctl/hostnamectl, sudo for
 # scenarios that connect as a non-root user and become root.
-PACKAGES="systemd,systemd-sysv,dbus,python3,python3-yaml,iproute2,procps,sudo"
+PACKAGES="systemd,systemd-sysv,dbus,python3,python3-yaml,iproute2,procps,sudo,ufw"
 # What the image holds, as a label on it: an existing image is only reused when its label
 # matches, so changing the package list (or bumping CONTENT_REVISION after changing the
 # container tweaks below) rebuilds it.

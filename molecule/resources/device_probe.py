@@ -31,8 +31,9 @@ if spec["snapshot"]:
     out["snapshot"] = {
         "mismatches": sums.stdout, "intact": sums.returncode == 0,
         "seeded": open("/root/hailo-files.list").read().split(),
-        "now": run("sh", "-c", "find /etc/hailo /etc/xdg /etc/systemd/system /opt -path '*hailo*' -not -path '*/__pycache__/*'"
-                               " -type f | sort").stdout.split()}
+        "now": run("sh", "-c", "{ find /etc/hailo /etc/xdg /etc/systemd/system /opt -path '*hailo*'"
+                               " -not -path '*/__pycache__/*' -type f;"
+                               " find /etc/ufw -maxdepth 1 -name 'user*.rules' -type f 2>/dev/null; } | sort").stdout.split()}
     pids = {}
     for block in open("/root/hailo-pids.txt").read().split("\n\n"):
         props = dict(line.split("=", 1) for line in block.splitlines() if "=" in line)

@@ -40,7 +40,7 @@ import subprocess
 import sys
 import time
 
-from ansible_collections.hailo.services.plugins.module_utils import port_order, safe_files
+from ansible_collections.hailo.services.plugins.module_utils import firewall, port_order, safe_files
 
 JOURNAL = "journal.json"
 LAST_REVERT = "last-revert.json"
@@ -264,6 +264,12 @@ def finish(journal_dir):
     fsync_dir(journal_dir)
 
 
+def _run(argv):
+    """``(rc, stdout, stderr)`` of a command, as AnsibleModule.run_command gives them."""
+    proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False)
+    return proc.returncode, proc.stdout.decode("utf-8", "replace"), proc.stderr.decode("utf-8", "replace")
+
+
 def _systemctl(*args):
     proc = subprocess.run(["systemctl"] + list(args), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                           check=False)
@@ -417,6 +423,13 @@ def revert(journal_dir, journal, reason):
         rc, out = _systemctl("daemon-reload")
         if rc != 0:
             report["errors"].append("systemctl daemon-reload: %s" % out)
+    if journal.get("firewall_changed"):
+        # ufw changed its rule files and the live firewall: have it load the restored files.
+        error = firewall.reload(_run, firewall.find_ufw())
+        if error:
+            report["errors"].append(error)
+        else:
+            report["firewall_reloaded"] = True
     again = list(journal.get("rollback_restart") or [])
     if again:
         _systemctl("reset-failed", "--", *[name + ".service" for name in again])
@@ -552,7 +565,8 @@ def boot_unit_text(journal_dir, python):
         "Description=hailo.services: revert an unconfirmed port change at boot\n"
         "DefaultDependencies=no\n"
         "After=local-fs.target\n"
-        "Before=sysinit.target shutdown.target\n"
+        # ufw loads its rule files early too (DefaultDependencies=no): after their restore.
+        "Before=sysinit.target ufw.service shutdown.target\n"
         "Conflicts=shutdown.target\n"
         "RequiresMountsFor=%(dir)s /etc\n"
         "ConditionPathExists=%(journal)s\n"

@@ -161,6 +161,26 @@ options:
     type: dict
     default: {}
     version_added: 0.1.0
+  firewall:
+    description:
+      - Have the device's ufw allow rules follow the services that move (O(previous_ports) to
+        O(service_ports)). Where ufw is active, every C(allow) or C(limit) rule for a moving
+        service's old port (TCP or any protocol, a single port) is added again for its new port,
+        by ufw itself. The old port's rule is deleted only when no service names that port after
+        the move and no other program holds it. A rule for a range or a list of ports that holds
+        an old port is listed for review, unchanged.
+      - ufw's rule files are journaled with the change's other files, so a rollback (and the
+        revert timer) restores them byte for byte and reloads ufw; at boot they are restored
+        before ufw starts.
+      - Without ufw, with ufw inactive, or without such a rule, nothing changes; RV(firewall) says so.
+    type: bool
+    default: false
+    version_added: 0.1.0
+  service_ports:
+    description: "C({service: port}): the port every service on the device names after the change (with O(firewall))."
+    type: dict
+    default: {}
+    version_added: 0.1.0
   stop_first:
     description: Services stopped before any file is written (they crash-loop on the old files).
     type: list
@@ -359,6 +379,14 @@ clients:
   returned: with O(state=applied) and O(clients)
   type: list
   elements: dict
+firewall:
+  description:
+    - With O(firewall) and a service that moves, what the device's ufw rules needed or got.
+    - C(ufw) is C(active), C(inactive) or C(absent); C(added) and C(deleted) the rules as
+      typed (C(ufw allow 11440/tcp)), C(kept) and C(review) each C(rule) with C(why).
+  returned: with O(firewall), when a service moves
+  type: dict
+  sample: {"ufw": "active", "added": ["ufw allow 11440/tcp"], "deleted": ["ufw allow 11439/tcp"], "kept": [], "review": []}
 lease_released:
   description: Whether this call released the lease of O(lease_holder).
   returned: always
@@ -386,7 +414,8 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.hailo.services.plugins.module_utils import device_clients, health, port_order, safe_files, transaction
+from ansible_collections.hailo.services.plugins.module_utils import (
+    device_clients, firewall, health, port_order, safe_files, transaction)
 from ansible_collections.hailo.services.plugins.module_utils.health import check_services, failure_message
 from ansible_collections.hailo.services.plugins.module_utils.systemd_unit import mask_environment
 from ansible_collections.hailo.services.plugins.module_utils.listeners import (
@@ -563,6 +592,45 @@ def plan_clients(module, params):
     return writes, reports, extra
 
 
+def plan_firewall(module, params):
+    """The firewall part of the change (see O(firewall)): ``(ufw, rules, planned)``, or None.
+
+    ``ufw`` is the program (None when it is not installed); ``planned`` is None when ufw is
+    missing or inactive. Read before anything changes: the old ports' holders are the programs
+    that hold them now, other than the services that move away.
+    """
+    moves = dict((name, (int(old), int(params["service_ports"][name])))
+                 for name, old in params["previous_ports"].items()
+                 if name in params["service_ports"] and int(params["service_ports"][name]) != int(old))
+    if not params["firewall"] or not moves:
+        return None
+    ufw = firewall.find_ufw()
+    report = {"ufw": "absent", "added": [], "deleted": [], "kept": [], "review": []}
+    if ufw is None:
+        return {"ufw": None, "rules": [], "planned": None, "report": report}
+    try:
+        active, rules = firewall.status(module.run_command, ufw)
+    except firewall.FirewallError as err:
+        raise ChangeFailed("%s; nothing was written" % err)
+    report["ufw"] = "active" if active else "inactive"
+    if not active:
+        return {"ufw": ufw, "rules": rules, "planned": None, "report": report}
+    moving = set(health.service_unit(name) for name in moves)
+    old_ports = set(old for old, new in moves.values())
+    held = {}
+    for item in read_listeners():
+        if item["port"] in old_ports and item.get("unit") not in moving:
+            held.setdefault(item["port"], item.get("unit") or item.get("program") or "an unknown program")
+    planned = firewall.plan(rules, moves, [int(port) for port in params["service_ports"].values()], held)
+    report.update(added=[item["rule"] for item in planned["add"]], deleted=[item["rule"] for item in planned["delete"]],
+                  kept=planned["kept"], review=planned["review"])
+    return {"ufw": ufw, "rules": rules, "planned": planned, "report": report}
+
+
+def _firewall_changes(found):
+    return bool(found and found["planned"] and (found["planned"]["add"] or found["planned"]["delete"]))
+
+
 def _backup_client(journal_dir, path, data, keep):
     """A timestamped copy of a client file, outside the client's folder (root leaves no file of
     its own in a folder another user owns): under ``client-backups/`` next to the journal."""
@@ -618,8 +686,12 @@ def what_runs_where(module, previous_ports):
     return {"services": services, "listeners": listeners}
 
 
-def apply_change(module, params, writes, invocation):
+def apply_change(module, params, writes, invocation, rules=None, planned=None):
+    """Journal, arm, write, restart, check; roll back on any failure. ``rules``: the firewall
+    part (:func:`plan_firewall`), done after the files and before the restarts. ``planned``:
+    what the result says of the clients and the firewall, on success and failure alike."""
     journal_dir = params["journal_dir"]
+    changes_firewall = _firewall_changes(rules)
     change = Change(module, journal_dir)
     units_changed = any(write["kind"] == "unit" for write in writes)
     change_id = "%d-%s" % (int(time.time()), hashlib.sha1(os.urandom(16)).hexdigest()[:6])
@@ -632,10 +704,14 @@ def apply_change(module, params, writes, invocation):
                 confirm_by=now + params["transaction_timeout"] + params["confirm_timeout"],
                 ports_before=ports_before, ports_after=_ports_after(params["health"]),
                 keepers=port_order.find_keepers(ports_before, read_listeners()),
-                health_timeout=params["health_timeout"])
+                health_timeout=params["health_timeout"], firewall_changed=changes_firewall)
     trees = dict((write["path"], (write["tree"], write["rel"])) for write in writes if write["kind"] == "client")
-    change.journal = transaction.begin(journal_dir, change_id, [write["path"] for write in writes], meta, trees)
-    result = dict(changed=True, id=change_id, written=[], restarted=[])
+    paths = [write["path"] for write in writes]
+    if changes_firewall:
+        # ufw rewrites these itself: journaled first, like every file of the change.
+        paths += [path for path in firewall.RULE_FILES if os.path.lexists(path)]
+    change.journal = transaction.begin(journal_dir, change_id, paths, meta, trees)
+    result = dict(planned or {}, changed=True, id=change_id, written=[], restarted=[])
     try:
         if params["confirm_timeout"] > 0:
             transaction.arm(journal_dir, change.journal, params["transaction_timeout"] + params["confirm_timeout"])
@@ -670,6 +746,12 @@ def apply_change(module, params, writes, invocation):
             rc, out = change.systemctl("daemon-reload")
             if rc != 0:
                 raise ChangeFailed("systemctl daemon-reload failed: %s" % out)
+        if changes_firewall:
+            try:
+                firewall.apply(module.run_command, rules["ufw"], rules["planned"])
+            except firewall.FirewallError as err:
+                raise ChangeFailed(str(err))
+            change.stage("firewall_updated")
         change.stage("restarting")
         if params["restart"]:
             change.systemctl("reset-failed", "--", *_units(params["restart"]))
@@ -778,6 +860,8 @@ def main():
             )),
             client_ports=dict(type="dict", default={}),
             client_review=dict(type="dict", default={}),
+            firewall=dict(type="bool", default=False),
+            service_ports=dict(type="dict", default={}),
             stop_first=service_list, restart=dict(service_list), rollback_restart=dict(service_list),
             rollback_stop=dict(service_list),
             health=dict(type="list", elements="dict", default=[]),
@@ -839,6 +923,7 @@ def main():
     try:
         writes = plan_files(module, params["files"])
         client_writes, client_reports, client_extra = plan_clients(module, params)
+        rules = plan_firewall(module, params)
     except ChangeFailed as err:
         module.fail_json(msg=str(err), written=[], restarted=[], invocation=invocation)
     writes += client_writes
@@ -853,10 +938,17 @@ def main():
     result = dict(changed=bool(writes or params["restart"] or params["stop_first"]), written=[], restarted=[])
     if params["clients"]:
         result["clients"] = client_reports
+    if rules is not None:
+        result["firewall"] = rules["report"]
     if module._diff:
         result["diff"] = [dict(before_header=write["path"], after_header=write["path"],
                                before=_shown(write, write["old"] or b""), after=_shown(write, write["new"]))
                           for write in writes]
+        if _firewall_changes(rules):
+            before = [rule["text"] for rule in rules["rules"]]
+            result["diff"].append(dict(before_header="ufw rules (ufw show added)", after_header="ufw rules",
+                                       before="\n".join(before) + "\n",
+                                       after="\n".join(firewall.rules_after(rules["rules"], rules["planned"])) + "\n"))
     if module.check_mode:
         result.update(written=[write["path"] for write in writes], restarted=list(params["restart"]))
         module.exit_json(invocation=invocation, **result)
@@ -885,7 +977,8 @@ def main():
             except (transaction.JournalError, IOError, OSError) as err:
                 module.fail_json(msg="cannot install the revert on the device: %s; nothing was written"
                                  % (getattr(err, "strerror", None) or err), invocation=invocation, **result)
-            result.update(apply_change(module, params, writes, invocation))
+            planned = dict((key, result[key]) for key in ("clients", "firewall") if key in result)
+            result.update(apply_change(module, params, writes, invocation, rules, planned))
         else:
             report = check_services(params["health"], host=params["health_host"], timeout=params["health_timeout"],
                                     listeners=read_listeners)

@@ -52,6 +52,8 @@ def device_result(steps, actions, discovery=None, failure=None, transaction=None
         "found": _ran(discovery).get("last_revert"),
         # The clients' files and literals the change rewrote (or would), and what is left to review.
         "clients": [client for client in done.get("clients") or [] if not client.get("missing")],
+        # What the device's ufw rules needed or got for the moves (None: no move, or not asked).
+        "firewall": done.get("firewall"),
         "rollback": None if cause is None else (done.get("rollback") or _ran(revert).get("rollback")),
     }
 

@@ -35,13 +35,20 @@ def _skip_reason(facts):
     return None
 
 
-def _pick_port(counts, catalog_port):
-    """The most common port; a tie goes to the catalog's port, else the lowest."""
+def _pick_port(counts, catalog_port, taken=()):
+    """The most common port; a tie goes to the catalog's port, else to the lowest port that no
+    other program and no other service holds (``taken``), else the lowest.
+
+    Without the middle rule a fleet whose rollout stopped half-way (one device moved, one
+    rolled back) would tie on a squatter's port or on a port another service took, and the
+    next run would swap the moved device's ports.
+    """
     top = max(counts.values())
     tied = sorted(port for port, n in counts.items() if n == top)
     if catalog_port in tied:
         return catalog_port
-    return tied[0]
+    free = [port for port in tied if port not in taken]
+    return (free or tied)[0]
 
 
 def fleet_merge(hosts, catalog):
@@ -89,11 +96,14 @@ def fleet_merge(hosts, catalog):
     if preview:
         services = {name: dict(spec or {}) for name, spec in catalog.items()}
         in_use = set()
+    # Ports a tie must not go to: other programs' and those of the services the fleet agrees on.
+    taken = set(in_use) | set(list(ports)[0] for ports in seen.values() if len(ports) == 1)
     for name in sorted(seen):
         ports = seen[name]
         spec = dict(catalog.get(name) or {})
         counts = Counter({port: len(on) for port, on in ports.items()})
-        chosen = _pick_port(counts, spec.get("port"))
+        chosen = _pick_port(counts, spec.get("port"), taken)
+        taken.add(chosen)
         spec["port"] = chosen
         services[name] = spec
         if len(ports) > 1:

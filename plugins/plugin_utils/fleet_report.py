@@ -52,6 +52,7 @@ def _device(host, fleet, result, lost=False):
         "rollback": result.get("rollback"),
         "found": result.get("found"),
         "clients": list(result.get("clients") or ()),
+        "firewall": result.get("firewall"),
         "notes": notes,
     }
     if device["outcome"] not in OUTCOMES:
@@ -268,6 +269,7 @@ def fleet_report_markdown(doc):
             verb = "Would restart" if doc.get("check_mode") else "Restarted"
             out += ["%s, in order: %s." % (verb, ", ".join(dev["restarted"])), ""]
         out += _clients_markdown(dev, doc.get("check_mode"))
+        out += _firewall_markdown(dev, doc.get("check_mode"))
         if dev.get("found"):
             found = dev["found"]
             out += ["Found on the device: its change %s had been reverted by the device (%s); restored %s."
@@ -291,6 +293,8 @@ def _clients_markdown(dev, check_mode):
             continue
         restarted = (" (%s %s)" % ("would restart" if check_mode else "restarted", client.get("unit"))
                      if client.get("restart") else "")
+        if dev.get("rollback") is not None:
+            restarted = " (the rollback restored these files)"
         out += ["Client %s%s:" % (client.get("path"), restarted), ""]
         for entry in client.get("files") or ():
             for change in entry.get("changes") or ():
@@ -304,6 +308,31 @@ def _clients_markdown(dev, check_mode):
             out.append("- not read: %s (%s)" % (item["path"], item["why"]))
         out.append("")
     return out
+
+
+def _firewall_markdown(dev, check_mode):
+    """What the moves did (or would do) to the device's ufw rules; one line when nothing."""
+    found = dev.get("firewall")
+    if not found:
+        return []
+    if found.get("ufw") != "active":
+        state = "not installed" if found.get("ufw") == "absent" else "installed but not active"
+        return ["Firewall: ufw is %s; no rule changed." % state, ""]
+    lines = []
+    undone = dev.get("rollback") is not None
+    for rule in found.get("added") or ():
+        lines.append("- %s %s" % ("would add" if check_mode else ("added, then undone by the rollback:" if undone
+                                                                   else "added:"), "`%s`" % rule))
+    for rule in found.get("deleted") or ():
+        lines.append("- %s %s" % ("would delete" if check_mode else ("deleted, then restored by the rollback:" if undone
+                                                                     else "deleted:"), "`%s`" % rule))
+    for item in found.get("kept") or ():
+        lines.append("- kept `%s`: %s" % (item["rule"], item["why"]))
+    for item in found.get("review") or ():
+        lines.append("- to review, unchanged: `%s`: %s" % (item["rule"], item["why"]))
+    if not lines:
+        return ["Firewall: ufw is active; no allow rule names a moving service's old port, so no rule changed.", ""]
+    return ["Firewall (ufw):", ""] + lines + [""]
 
 
 REPORT_MARKDOWN = "fleet-rollout.md"

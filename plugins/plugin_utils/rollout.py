@@ -237,6 +237,7 @@ def rollout_actions(steps, plan, discovered=None, units=None, configs=None, unit
             health=health_targets(steps),
             rollback_health=health_targets(steps, ports="current", was_running=True),
             previous_ports=dict((step["name"], step["from"]) for step in steps),
+            service_ports=dict((step["name"], step["port"]) for step in steps),
         )
         actions["client_ports"], actions["client_review"] = client_ports(steps)
     return actions

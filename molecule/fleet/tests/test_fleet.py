@@ -1,8 +1,9 @@
 """After a canary rollout where the second batch failed: pi1 on the fleet map, pi2 (installed
-today, with the device manager and the web portal) rolled back byte for byte, pi3 never
-touched, and a report that says so; then pi1 and pi2 rolled out again on the map the fleet
-now gives (depth 11441, pose 11440: pi1 swaps them, pi2's depth moves 11439 -> 11441 and its
-portal's clients follow) and a re-run that changes nothing."""
+today, with the device manager, the web portal and ufw) rolled back byte for byte, pi3 never
+touched, and a report that says so; then pi1 and pi2 rolled out again. The fleet ties one
+device to one on depth and pose, and the tie keeps pi1's map: pi1 stays, pi2 makes the chain
+move depth 11439 -> 11440, pose 11440 -> 11441, and its portal's clients and ufw rules follow.
+A re-run changes nothing."""
 import json
 import os
 
@@ -17,9 +18,8 @@ FLEET_MAP = {
 }
 
 
-# The map of the second run: the fleet disagrees on depth and pose, so both start from the
-# catalog's 11436 again (see converge.yml).
-FINAL_MAP = dict(FLEET_MAP, **{"hailo-depth": 11441, "hailo-pose": 11440})
+# The map of the second run: the same (see converge.yml).
+FINAL_MAP = dict(FLEET_MAP)
 
 MOVED = ("hailo-depth", "hailo-piper", "hailo-pose")
 OLLAMA_UNIT = "/etc/systemd/system/hailo-ollama.service"
@@ -83,11 +83,13 @@ def test_device_state(host):
         assert healthy(state) == sorted(list(FLEET_MAP) + ["portal"]), state["health"]
         portal = state["health"]["portal"]
         assert all(entry["ok"] for entry in portal["services"].values()), portal
-        assert portal["services"]["hailo-depth"]["url"] == "http://127.0.0.1:11441"
-        assert portal["services"]["hailo-pose"]["url"] == "http://127.0.0.1:11440"
+        assert portal["services"]["hailo-depth"]["url"] == "http://127.0.0.1:11440"
+        assert portal["services"]["hailo-pose"]["url"] == "http://127.0.0.1:11441"
         client = state["files"][PORTAL_CLIENT]
-        assert 'base_url="http://127.0.0.1:11441"' in client and 'base_url="http://127.0.0.1:11440"' in client
-        assert "11439" not in client  # depth's literal followed it; pose's, which stayed, did not change
+        # A chain move: depth's literal went to pose's old port, and no literal moved twice.
+        assert client.count('base_url="http://127.0.0.1:11440"') == 1
+        assert client.count('base_url="http://127.0.0.1:11441"') == 1
+        assert "11439" not in client
         assert host.file(PORTAL_CLIENT).user == "hailo" and host.file(PORTAL_CLIENT).group == "hailo"
         # Backups of client files go outside the portal's folder.
         assert not [f for f in host.file("/opt/hailo-web-portal").listdir() if f.endswith("~")]
@@ -95,10 +97,23 @@ def test_device_state(host):
         # The device manager is never restarted; the portal was, for its clients.
         assert int(state["units"]["hailo-device-manager"]["MainPID"]) == pids["hailo-device-manager"]
         assert int(state["units"]["hailo-web-portal"]["MainPID"]) != pids["hailo-web-portal"]
+        check_firewall_followed(host)
     else:
         state = probe(host, {"hailo-ocr": 11436})
         snapshot = state["snapshot"]
         assert snapshot["intact"] and snapshot["now"] == snapshot["seeded"], "pi3 was touched"
+
+
+def check_firewall_followed(host):
+    """pi2's ufw rules, in its files and in the live firewall: the new port of pose is allowed,
+    pose's old port stays allowed (depth uses it now), depth's old port is closed."""
+    added = host.check_output("ufw show added").splitlines()[1:]
+    assert added == ["ufw allow 11440/tcp", "ufw allow 11441/tcp"], added
+    live = host.check_output("iptables -S ufw-user-input")
+    assert "--dport 11441 " in live and "--dport 11440 " in live and "--dport 11439 " not in live, live
+    live6 = host.check_output("ip6tables -S ufw6-user-input")
+    assert "--dport 11441 " in live6 and "--dport 11439 " not in live6, live6
+    assert host.check_output("ufw status").startswith("Status: active")
 
 
 def test_report_says_what_happened(report):
@@ -109,6 +124,11 @@ def test_report_says_what_happened(report):
     assert any(path.startswith("/etc/hailo/") for path in restored), restored
     assert PORTAL_CLIENT in restored and "/opt/hailo-web-portal/TROUBLESHOOTING.md" in restored, restored
     assert "/etc/systemd/system/hailo-ollama.service" in restored, restored
+    # ufw's rule files came back with the rest, and ufw loaded them again.
+    assert "/etc/ufw/user.rules" in restored and "/etc/ufw/user6.rules" in restored, restored
+    assert devices["hailo-fleet-pi2"]["rollback"].get("firewall_reloaded"), devices["hailo-fleet-pi2"]["rollback"]
+    assert devices["hailo-fleet-pi2"]["firewall"]["added"] == ["ufw allow 11441/tcp"]
+    assert devices["hailo-fleet-pi1"]["firewall"]["ufw"] == "inactive"
     assert devices["hailo-fleet-pi3"]["outcome"] == "not_reached"
     assert report["stopped"] and "hailo-fleet-pi2" in report["stopped"]
     assert {c["service"]: c["new_url"] for c in report["client_changes"]} == {
@@ -170,11 +190,20 @@ def test_the_portal_followed_on_pi2_and_the_report_lists_each_line():
     (client,) = pi2["clients"]
     assert client["path"] == "/opt/hailo-web-portal" and client["restart"]
     files = {entry["path"]: entry["changes"] for entry in client["files"]}
-    assert [(c["old"], c["new"]) for c in files[PORTAL_CLIENT]] == [("http://127.0.0.1:11439", "http://127.0.0.1:11441")]
+    assert [(c["line"], c["old"], c["new"]) for c in files[PORTAL_CLIENT]] == [
+        (43, "http://127.0.0.1:11440", "http://127.0.0.1:11441"),  # PoseClient
+        (48, "http://127.0.0.1:11439", "http://127.0.0.1:11440"),  # DepthClient
+    ]
     assert any(item["port"] == 11439 and "TROUBLESHOOTING" in item["path"] for item in client["review"])
+    assert pi2["firewall"] == {
+        "ufw": "active", "added": ["ufw allow 11441/tcp"], "deleted": ["ufw allow 11439/tcp"],
+        "kept": [{"rule": "ufw allow 11440/tcp", "why": "port 11440 is still a service's port (hailo-depth)"}],
+        "review": []}
     markdown = os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "reports-today", "fleet-rollout.md")
     with open(markdown, encoding="utf-8") as handle:
-        assert "Client /opt/hailo-web-portal (restarted hailo-web-portal):" in handle.read()
+        text = handle.read()
+    assert "Client /opt/hailo-web-portal (restarted hailo-web-portal):" in text
+    assert "- added: `ufw allow 11441/tcp`" in text and "- deleted: `ufw allow 11439/tcp`" in text
 
 
 def test_a_rerun_changes_nothing():
@@ -182,3 +211,4 @@ def test_a_rerun_changes_nothing():
     for name in ("hailo-fleet-pi1", "hailo-fleet-pi2"):
         assert devices[name]["outcome"] == "ok" and devices[name]["restarted"] == [], devices[name]
         assert not any(client["files"] for client in devices[name].get("clients") or ()), devices[name]
+        assert devices[name].get("firewall") is None, devices[name]  # nothing moved, nothing to follow

@@ -460,6 +460,20 @@ def start_today():
              lambda: http_status("0.0.0.0", 7860, "/api/status") == 200, 30)
 
 
+def seed_firewall(spec):
+    """ufw as a user who followed the services' docs leaves it: `ufw allow PORT/tcp` for each
+    port, then enabled (the device needs the NET_ADMIN capability; the rules stay in its own
+    network namespace, and loopback is always allowed by ufw's own rules)."""
+    ports = spec.get("firewall_allow") or []
+    if not ports:
+        return None
+    run("ufw", "--force", "reset")
+    for port in ports:
+        run("ufw", "allow", "%d/tcp" % int(port))
+    run("ufw", "--force", "enable")
+    return run("ufw", "show", "added").stdout.splitlines()[1:]
+
+
 def write_faults(spec):
     # Only present when faults are wanted: a real device has no such directory.
     shutil.rmtree(FAULTS_DIR, ignore_errors=True)
@@ -548,6 +562,7 @@ def main(spec_path):
         install_today(spec)
     for listener in spec["listeners"]:
         write_file(os.path.join(SYSTEMD_DIR, listener["name"] + ".service"), listener["unit"])
+    firewall = seed_firewall(spec)
     write_faults(spec)
     set_load_seconds(spec)
     run("systemctl", "daemon-reload")
@@ -601,6 +616,7 @@ def main(spec_path):
         "seconds": round(time.monotonic() - started, 1),
         "services": report,
         "listeners": sorted(set(line.split()[3] for line in listeners.splitlines() if line.split())),
+        "firewall": firewall,
     }
     json.dump(summary, sys.stdout, indent=2, sort_keys=True)
     sys.stdout.write("\n")

@@ -40,7 +40,7 @@ def test_the_first_change_installs_an_enabled_boot_unit_ordered_before_the_servi
     result = run(device, move_depth(device, 11439, server, confirm_timeout=30))
     assert not result.get("failed"), result
     unit = (device / "units" / "port-reconcile-boot.service").read_text()
-    assert "DefaultDependencies=no" in unit and "Before=sysinit.target" in unit
+    assert "DefaultDependencies=no" in unit and "Before=sysinit.target ufw.service" in unit
     assert "WantedBy=sysinit.target" in unit
     assert "ExecStart=%s %s %s --boot" % (sys.executable, device / "journal" / "revert.py", device / "journal") in unit
     # Enabled as systemctl enable does it: the next boot reads the link.

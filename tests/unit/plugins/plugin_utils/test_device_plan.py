@@ -124,7 +124,8 @@ def test_the_record_reads_what_ran_and_says_what_would_restart_when_not_applying
                            applying=False)
     assert record == {"outcome": "changed", "message": "", "check_mode": True, "ports": steps,
                       "restarted": ["hailo-piper"], "health": {"hailo-piper": {"healthy": True}},
-                      "found": {"id": "c1"}, "rollback": None, "clients": []}
+                      "found": {"id": "c1"}, "rollback": None, "clients": [],
+                      "firewall": None}
     failed = device_result(steps, {}, failure={"msg": "boom"}, transaction={"rolled_back": True, "rollback": {"restored": []},
                                                                             "restarted": []}, cause="boom")
     assert failed["outcome"] == "rolled_back" and failed["message"] == "boom"

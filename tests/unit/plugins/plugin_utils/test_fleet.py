@@ -69,6 +69,24 @@ def test_tie_goes_to_the_catalog_port_else_the_lowest():
     assert fleet_merge(hosts, CATALOG)["services"]["hailo-piper"]["port"] == 5005
 
 
+def test_a_rollout_stopped_half_way_keeps_the_map_the_moved_devices_are_on():
+    """pi1 moved depth 11439 -> 11440 and pose 11440 -> 11441 (a squatter holds 11439 there);
+    pi2's change was rolled back. One device each way: the tie must not go to the squatter's
+    port, nor to a port another service of the tie took, or the next run swaps pi1's ports."""
+    hosts = {
+        "pi1": facts(in_use=[11439], hailo_ocr=11436, hailo_depth=11440, hailo_pose=11441),
+        "pi2": facts(hailo_ocr=11436, hailo_depth=11439, hailo_pose=11440),
+    }
+    merged = fleet_merge(hosts, CATALOG)
+    assert merged["services"]["hailo-depth"]["port"] == 11440
+    assert merged["services"]["hailo-pose"]["port"] == 11441
+    plan = reconcile(merged["services"], in_use=merged["in_use"])
+    assert plan["ports"]["hailo-depth"] == 11440 and plan["ports"]["hailo-pose"] == 11441
+    assert host_plan(plan, hosts["pi1"]["services"])["changes"] == []
+    assert [(c["service"], c["from"], c["to"]) for c in host_plan(plan, hosts["pi2"]["services"])["changes"]] == [
+        ("hailo-depth", 11439, 11440), ("hailo-pose", 11440, 11441)]
+
+
 def test_unreachable_failed_and_errored_hosts_are_skipped_not_crashed_on():
     hosts = fleet_of_three()
     hosts["pi4"] = {"unreachable": True, "msg": "ssh: timeout"}

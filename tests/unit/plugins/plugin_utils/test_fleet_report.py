@@ -148,3 +148,42 @@ def test_a_run_that_reached_no_device_says_nothing_was_applied():
     assert doc["summary"]["outcomes"]["unreachable"] == 2
     first = fleet_report_markdown(doc).splitlines()[2]
     assert first.startswith("**Nothing was applied:** no device was reached (2 unreachable)")
+
+
+FIREWALL = {"ufw": "active", "added": ["ufw allow 11438/tcp"], "deleted": ["ufw allow 11436/tcp"],
+            "kept": [{"rule": "ufw allow 11437/tcp", "why": "port 11437 is held by other.service"}],
+            "review": [{"rule": "ufw allow 11430:11440/tcp", "why": "a rule for several ports"}]}
+CLIENTS = [{"path": "/opt/hailo-web-portal", "unit": "hailo-web-portal", "restart": True, "review": [],
+            "skipped": [], "files": [{"path": "/opt/hailo-web-portal/portal_client.py", "changes": [
+                {"line": 48, "old": "http://127.0.0.1:11436", "new": "http://127.0.0.1:11438"}]}]}]
+
+
+def device_text(results, check_mode=False):
+    doc = fleet_report(fleet(), results, ["pi1", "pi2"], {"check_mode": check_mode})
+    text = fleet_report_markdown(doc)
+    return text[text.index("### pi1"):text.index("### pi2")]
+
+
+def test_the_firewall_and_the_clients_of_a_device_say_what_was_done_or_undone():
+    changed = dict(RESULTS["pi1"], outcome="changed", rollback=None, firewall=FIREWALL, clients=CLIENTS)
+    text = device_text(dict(RESULTS, pi1=changed))
+    assert "Client /opt/hailo-web-portal (restarted hailo-web-portal):" in text
+    assert "- /opt/hailo-web-portal/portal_client.py line 48: `http://127.0.0.1:11436` -> `http://127.0.0.1:11438`" in text
+    assert "- added: `ufw allow 11438/tcp`" in text and "- deleted: `ufw allow 11436/tcp`" in text
+    assert "- kept `ufw allow 11437/tcp`: port 11437 is held by other.service" in text
+    assert "- to review, unchanged: `ufw allow 11430:11440/tcp`: a rule for several ports" in text
+    planned = device_text(dict(RESULTS, pi1=changed), check_mode=True)
+    assert "- would add `ufw allow 11438/tcp`" in planned and "(would restart hailo-web-portal)" in planned
+    undone = device_text(dict(RESULTS, pi1=dict(RESULTS["pi1"], firewall=FIREWALL, clients=CLIENTS)))
+    assert "- added, then undone by the rollback: `ufw allow 11438/tcp`" in undone
+    assert "Client /opt/hailo-web-portal (the rollback restored these files):" in undone
+
+
+def test_a_device_without_an_active_ufw_says_so():
+    for state, words in (("absent", "not installed"), ("inactive", "installed but not active")):
+        found = {"ufw": state, "added": [], "deleted": [], "kept": [], "review": []}
+        text = device_text(dict(RESULTS, pi1=dict(RESULTS["pi1"], rollback=None, outcome="changed", firewall=found)))
+        assert "Firewall: ufw is %s; no rule changed." % words in text
+    found = {"ufw": "active", "added": [], "deleted": [], "kept": [], "review": []}
+    text = device_text(dict(RESULTS, pi1=dict(RESULTS["pi1"], rollback=None, outcome="changed", firewall=found)))
+    assert "no allow rule names a moving service's old port" in text
