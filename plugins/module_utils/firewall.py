@@ -28,6 +28,8 @@ import shlex
 import stat
 
 RULE_FILES = ("/etc/ufw/user.rules", "/etc/ufw/user6.rules")
+# ENABLED=yes here is what `ufw enable` sets and what ufw reads at boot.
+CONF = "/etc/ufw/ufw.conf"
 # Where Debian and Raspberry Pi OS install ufw; root runs it only from a root-owned file there.
 UFW_PATHS = ("/usr/sbin/ufw", "/sbin/ufw")
 ACTIONS = ("allow", "limit")
@@ -176,8 +178,23 @@ def rules_after(rules, planned):
     return lines + [item["rule"] for item in planned["add"]]
 
 
-def status(run, ufw):
-    """``(active, rules)`` from ``ufw status`` and ``ufw show added``; ``run(argv) -> (rc, out, err)``."""
+def enabled(conf_text):
+    """Whether ufw.conf says ENABLED=yes (quotes and spaces allowed, as ufw reads it)."""
+    for line in conf_text.splitlines():
+        key, _, value = line.strip().partition("=")
+        if key.strip() == "ENABLED":
+            return value.strip().strip("'\"").lower() == "yes"
+    return False
+
+
+def status(run, ufw, conf_text=None):
+    """``(active, rules)`` from ``ufw status`` and ``ufw show added``; ``run(argv) -> (rc, out, err)``.
+
+    A ufw that its ``ufw.conf`` (``conf_text``) says is disabled is not asked: ``ufw status``
+    needs the firewall's tables even then, which a device may not let it read.
+    """
+    if conf_text is not None and not enabled(conf_text):
+        return False, []
     rc, out, err = run([ufw, "status"])
     if rc != 0:
         raise FirewallError("ufw status failed: %s" % (err or out).strip())

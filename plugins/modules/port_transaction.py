@@ -609,7 +609,11 @@ def plan_firewall(module, params):
     if ufw is None:
         return {"ufw": None, "rules": [], "planned": None, "report": report}
     try:
-        active, rules = firewall.status(module.run_command, ufw)
+        conf = safe_files.read_regular(firewall.CONF)[0].decode("utf-8", "replace")
+    except (IOError, OSError):
+        conf = None  # ufw itself then says whether it is active
+    try:
+        active, rules = firewall.status(module.run_command, ufw, conf)
     except firewall.FirewallError as err:
         raise ChangeFailed("%s; nothing was written" % err)
     report["ufw"] = "active" if active else "inactive"

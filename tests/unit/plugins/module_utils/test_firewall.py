@@ -149,3 +149,12 @@ def test_a_revert_of_a_change_that_moved_rules_reloads_ufw_on_its_restored_files
     ran[:] = []
     transaction.revert(str(journal_dir), {"id": "2-abc", "files": []}, "test")
     assert ran == []  # a change that left the rules alone does not touch ufw
+
+
+def test_a_ufw_its_conf_says_is_disabled_is_not_asked():
+    ufw = FakeUfw(status="ERROR: problem running iptables")
+    assert firewall.status(ufw, "/usr/sbin/ufw", "# comment\nENABLED=no\nLOGLEVEL=low\n") == (False, [])
+    assert ufw.calls == []
+    active, found = firewall.status(FakeUfw(), "/usr/sbin/ufw", "ENABLED='yes'\n")
+    assert active and found
+    assert firewall.enabled("ENABLED = yes\n") and not firewall.enabled("LOGLEVEL=low\n")

@@ -153,6 +153,8 @@ def test_a_failed_change_restores_the_client_files_byte_for_byte_with_their_owne
         assert path.read_bytes() == data
         assert os.stat(str(path)).st_uid == HAILO_UID
     assert set(str(p) for p in files) <= set(result["rollback"]["restored"])
+    # The failed change still says which client lines it had changed (the report: undone).
+    assert sorted(entry["path"] for entry in result["clients"][0]["files"]) == sorted(str(p) for p in files)
     log = calls(device)
     stop = log.index("systemctl stop -- hailo-depth.service hailo-web-portal.service")
     assert "systemctl restart hailo-web-portal.service" in log[stop:]
@@ -194,3 +196,25 @@ def test_a_rerun_changes_nothing(device, server, portal_server):
     result = run(device, args, units=units)
     assert not result["changed"] and result["restarted"] == [], result
     assert (portal(device) / "portal_client.py").read_bytes() == after
+
+
+def test_a_boot_revert_restores_the_client_files_with_their_owner(device, server, portal_server):
+    """Power cut before the change was confirmed: at boot the portal's files come back too."""
+    files = [portal(device) / "portal_client.py", portal(device) / "TROUBLESHOOTING.md"]
+    before = dict((path, path.read_bytes()) for path in files)
+    units = {str(server): "hailo-depth.service", str(portal_server): "hailo-web-portal.service"}
+    result = run(device, chain_move(device, server, portal_server, confirm_timeout=30), units=units)
+    assert not result.get("failed") and result["confirm_by"], result
+    assert files[0].read_bytes() != before[files[0]]
+    journal_dir = device / "journal"
+    env = dict(os.environ, PATH="%s:%s" % (device / "bin", os.environ["PATH"]), FAKE_LOG=str(device / "calls.log"))
+    proc = subprocess.run([sys.executable, str(journal_dir / "revert.py"), str(journal_dir), "--boot"], env=env,
+                          check=False, timeout=30, capture_output=True)
+    assert proc.returncode == 0, proc.stderr
+    for path, data in before.items():
+        assert path.read_bytes() == data
+        st = os.stat(str(path))
+        assert (st.st_uid, st.st_gid) == (HAILO_UID, HAILO_UID)
+    assert (os.stat(str(files[0])).st_mode & 0o7777) == 0o640
+    last = json.loads((journal_dir / "last-revert.json").read_text())
+    assert last["at_boot"] and set(str(p) for p in files) <= set(last["restored"])
