@@ -1,9 +1,8 @@
 """After a canary rollout where the second batch failed: pi1 on the fleet map, pi2 (installed
 today, with the device manager, the web portal and ufw) rolled back byte for byte, pi3 never
-touched, and a report that says so; then pi1 and pi2 rolled out again. The fleet ties one
-device to one on depth and pose, and the tie keeps pi1's map: pi1 stays, pi2 makes the chain
-move depth 11439 -> 11440, pose 11440 -> 11441, and its portal's clients and ufw rules follow.
-A re-run changes nothing."""
+touched, and a report that says so; then pi1 and pi2 rolled out again on the same map: pi1
+stays, pi2 makes the chain move depth 11439 -> 11440, pose 11440 -> 11441, and its portal's
+clients and ufw rules follow. A re-run changes nothing."""
 import json
 import os
 
@@ -138,7 +137,7 @@ def test_report_says_what_happened(report):
     pi1 = {p["service"]: p for p in devices["hailo-fleet-pi1"]["ports"]}
     assert pi1["hailo-depth"]["new"] == 11440
     assert devices["hailo-fleet-pi1"]["health"]["hailo-depth"]["latency_ms"] >= 0
-    assert any("does not run hailo-pose" in n for n in devices["hailo-fleet-pi3"]["notes"])
+    assert any("does not run hailo-florence" in n for n in devices["hailo-fleet-pi3"]["notes"])
     text = report["_markdown"]
     assert "### hailo-fleet-pi2: failed, rolled back" in text
     assert "### hailo-fleet-pi3: not reached (rollout stopped)" in text

@@ -218,3 +218,20 @@ def test_a_boot_revert_restores_the_client_files_with_their_owner(device, server
     assert (os.stat(str(files[0])).st_mode & 0o7777) == 0o640
     last = json.loads((journal_dir / "last-revert.json").read_text())
     assert last["at_boot"] and set(str(p) for p in files) <= set(last["restored"])
+
+
+@pytest.mark.skipif(os.path.exists("/usr/sbin/ufw") or os.path.exists("/sbin/ufw"), reason="ufw is installed here")
+def test_without_ufw_the_firewall_part_says_so_and_changes_nothing(device, server, portal_server):
+    """The molecule scenario `fleet` covers an active ufw; here the machine has none."""
+    units = {str(server): "hailo-depth.service", str(portal_server): "hailo-web-portal.service"}
+    args = chain_move(device, server, portal_server, firewall=True,
+                      service_ports={"hailo-depth": 11440, "hailo-pose": 11441})
+    args["previous_ports"] = {"hailo-depth": 11439, "hailo-pose": 11440}
+    result = run(device, args, units=units)
+    assert not result.get("failed"), result
+    assert result["firewall"] == {"ufw": "absent", "added": [], "deleted": [], "kept": [], "review": []}
+    assert not any("ufw" in line for line in calls(device))
+    # Nothing moves: no firewall part at all.
+    args.update(service_ports={"hailo-depth": 11439, "hailo-pose": 11440}, files=[], restart=[],
+                rollback_restart=[], client_ports={})
+    assert "firewall" not in run(device, args, units=units)
