@@ -106,13 +106,15 @@ def test_device_state(host):
 def check_firewall_followed(host):
     """pi2's ufw rules, in its files and in the live firewall: the new port of pose is allowed,
     pose's old port stays allowed (depth uses it now), depth's old port is closed."""
-    added = host.check_output("ufw show added").splitlines()[1:]
+    with host.sudo():  # the verifier connects as pi, as the rollout did
+        added = host.check_output("ufw show added").splitlines()[1:]
+        live = host.check_output("iptables -S ufw-user-input")
+        live6 = host.check_output("ip6tables -S ufw6-user-input")
+        status = host.check_output("ufw status")
     assert added == ["ufw allow 11440/tcp", "ufw allow 11441/tcp"], added
-    live = host.check_output("iptables -S ufw-user-input")
     assert "--dport 11441 " in live and "--dport 11440 " in live and "--dport 11439 " not in live, live
-    live6 = host.check_output("ip6tables -S ufw6-user-input")
     assert "--dport 11441 " in live6 and "--dport 11439 " not in live6, live6
-    assert host.check_output("ufw status").startswith("Status: active")
+    assert status.startswith("Status: active")
 
 
 def test_report_says_what_happened(report):
