@@ -181,8 +181,8 @@ def rules_after(rules, planned):
 def enabled(conf_text):
     """Whether ufw.conf says ENABLED=yes (quotes and spaces allowed, as ufw reads it)."""
     for line in conf_text.splitlines():
-        key, _, value = line.strip().partition("=")
-        if key.strip() == "ENABLED":
+        key, equals, value = line.strip().partition("=")
+        if equals and key.strip() == "ENABLED":
             return value.strip().strip("'\"").lower() == "yes"
     return False
 

@@ -320,12 +320,14 @@ def _firewall_markdown(dev, check_mode):
         return ["Firewall: ufw is %s; no rule changed." % state, ""]
     lines = []
     undone = dev.get("rollback") is not None
-    for rule in found.get("added") or ():
-        lines.append("- %s %s" % ("would add" if check_mode else ("added, then undone by the rollback:" if undone
-                                                                   else "added:"), "`%s`" % rule))
-    for rule in found.get("deleted") or ():
-        lines.append("- %s %s" % ("would delete" if check_mode else ("deleted, then restored by the rollback:" if undone
-                                                                     else "deleted:"), "`%s`" % rule))
+    if check_mode:
+        added, deleted = "would add", "would delete"
+    elif undone:
+        added, deleted = "added, then undone by the rollback:", "deleted, then restored by the rollback:"
+    else:
+        added, deleted = "added:", "deleted:"
+    lines += ["- %s `%s`" % (added, rule) for rule in found.get("added") or ()]
+    lines += ["- %s `%s`" % (deleted, rule) for rule in found.get("deleted") or ()]
     for item in found.get("kept") or ():
         lines.append("- kept `%s`: %s" % (item["rule"], item["why"]))
     for item in found.get("review") or ():
