@@ -10,7 +10,7 @@ import os
 
 import yaml
 
-from ansible_collections.hailo.services.plugins.plugin_utils.controller_action import ControllerAction
+from ansible_collections.hailo.services.plugins.plugin_utils.controller_action import ControllerAction, documented_spec
 from ansible_collections.hailo.services.plugins.plugin_utils.user_input import (
     group_problem,
     input_problems,
@@ -20,10 +20,7 @@ from ansible_collections.hailo.services.plugins.plugin_utils.user_input import (
 # The collection's root, installed or checked out: the roles' specs are read from there.
 COLLECTION = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-ARGUMENT_SPEC = {
-    "group": {"type": "str", "required": True},
-    "roles": {"type": "list", "elements": "str", "default": ["reconcile", "source_tree"]},
-}
+ARGUMENT_SPEC = documented_spec("check_input")
 
 
 def _role_options(role):

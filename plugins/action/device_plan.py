@@ -7,28 +7,10 @@ from __future__ import annotations
 
 from ansible.plugins.loader import lookup_loader
 
-from ansible_collections.hailo.services.plugins.plugin_utils.controller_action import ControllerAction
+from ansible_collections.hailo.services.plugins.plugin_utils.controller_action import ControllerAction, documented_spec
 from ansible_collections.hailo.services.plugins.plugin_utils.device_plan import device_plan
 
-ARGUMENT_SPEC = {
-    "facts": {"type": "dict", "required": True},
-    "catalog": {"type": "dict", "required": True},
-    "fleet_plan": {"type": "dict"},
-    "scope": {"type": "str", "default": "fleet", "choices": ["fleet", "host"]},
-    "ranges": {"type": "list", "elements": "raw"},
-    "reserved": {"type": "list", "elements": "int", "default": []},
-    "json_readers": {"type": "list", "elements": "str", "default": []},
-    "unit_settings": {"type": "dict", "default": {}},
-    "unit_template": {"type": "str", "default": "hailo.service.j2"},
-    "unit_dir": {"type": "str", "default": "/etc/systemd/system"},
-    "config_defaults": {"type": "dict", "default": {}},
-    "config_settings": {"type": "dict", "default": {}},
-    "config_mode": {"type": "str", "default": "edit", "choices": ["edit", "template"]},
-    "config_template_dir": {"type": "str", "default": "config"},
-    "config_force": {"type": "bool", "default": False},
-    "unit_force": {"type": "bool", "default": False},
-    "plan_file": {"type": "str"},
-}
+ARGUMENT_SPEC = documented_spec("device_plan")
 
 
 class ActionModule(ControllerAction):

@@ -5,23 +5,10 @@
 
 from __future__ import annotations
 
-from ansible_collections.hailo.services.plugins.plugin_utils.controller_action import ControllerAction
+from ansible_collections.hailo.services.plugins.plugin_utils.controller_action import ControllerAction, documented_spec
 from ansible_collections.hailo.services.plugins.plugin_utils.device_result import device_result, rollback_message
 
-ARGUMENT_SPEC = {
-    "steps": {"type": "list", "elements": "dict", "default": []},
-    "actions": {"type": "dict", "default": {}},
-    "discovery": {"type": "raw"},
-    "failure": {"type": "raw"},
-    "transaction": {"type": "raw"},
-    "revert": {"type": "raw"},
-    "after": {"type": "raw"},
-    "health": {"type": "raw"},
-    "cause": {"type": "str"},
-    "applying": {"type": "bool", "default": True},
-    "confirm_timeout": {"type": "int"},
-    "transaction_timeout": {"type": "int"},
-}
+ARGUMENT_SPEC = documented_spec("device_result")
 
 
 class ActionModule(ControllerAction):

@@ -8,20 +8,10 @@ from __future__ import annotations
 import json
 import os
 
-from ansible_collections.hailo.services.plugins.plugin_utils.controller_action import ControllerAction
+from ansible_collections.hailo.services.plugins.plugin_utils.controller_action import ControllerAction, documented_spec
 from ansible_collections.hailo.services.plugins.plugin_utils.fleet_plan import fleet_plan
 
-ARGUMENT_SPEC = {
-    "hosts": {"type": "list", "elements": "str", "required": True},
-    "discovery_var": {"type": "str", "required": True},
-    "outside": {"type": "list", "elements": "dict", "default": []},
-    "catalog": {"type": "dict", "required": True},
-    "ranges": {"type": "list", "elements": "raw"},
-    "reserved": {"type": "list", "elements": "int", "default": []},
-    "scope": {"type": "str", "default": "fleet", "choices": ["fleet", "host"]},
-    "serial": {"type": "raw", "required": True},
-    "plan_file": {"type": "str", "default": ""},
-}
+ARGUMENT_SPEC = documented_spec("fleet_plan")
 
 
 class ActionModule(ControllerAction):

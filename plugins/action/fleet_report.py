@@ -11,31 +11,20 @@ import os
 
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.hailo.services.plugins.plugin_utils.controller_action import documented_spec
 from ansible_collections.hailo.services.plugins.plugin_utils.fleet import budget_progress, fleet_budget
 from ansible_collections.hailo.services.plugins.plugin_utils.fleet_report import (
     SOURCE_REFERENCES,
     fleet_report,
     report_outputs,
+    write_report,
+    write_saved_plan,
 )
 from ansible_collections.hailo.services.plugins.plugin_utils.saved_plan import plan_document, plan_markdown
 
 RESULT_VAR = "reconcile_result"
 
-ARGUMENT_SPEC = {
-    "hosts": {"type": "list", "elements": "str"},
-    # raw: checked by fleet_budget, and kept in the report as the user gave them
-    "max_failed_hosts": {"type": "raw", "required": True},
-    "max_fail_percentage": {"type": "raw", "required": True},
-    "fleet_plan": {"type": "dict"},
-    "report_dir": {"type": "path"},
-    "applying": {"type": "bool", "default": True},
-    "scope": {"type": "str", "choices": ["fleet", "host"]},
-    "stopped": {"type": "str"},
-    "batches": {"type": "list", "elements": "list", "default": []},
-    "saved_plan": {"type": "bool", "default": False},
-    "discovery_var": {"type": "str"},
-    "active_hosts": {"type": "list", "elements": "str"},
-}
+ARGUMENT_SPEC = documented_spec("fleet_report")
 
 
 def _host_var(hostvars, host, name):
@@ -56,7 +45,7 @@ class ActionModule(ActionBase):
             argument_spec=ARGUMENT_SPEC,
             required_one_of=[["hosts", "fleet_plan"]],
             required_by={"fleet_plan": ["report_dir"]},
-            required_if=[["saved_plan", True, ["fleet_plan", "discovery_var"]]],
+            required_if=[["saved_plan", True, ["fleet_plan", "discovery_var", "plan_out"]]],
         )
         fleet_plan = args["fleet_plan"]
         hosts = args["hosts"]
@@ -102,4 +91,19 @@ class ActionModule(ActionBase):
                 result["saved_plan"] = {"document": document, "markdown": plan_markdown(document)}
         except (KeyError, TypeError, AttributeError, ValueError) as exc:
             result.update(failed=True, msg="fleet_report: %s" % exc)
+            return result
+        # The files live on the controller, so they are written in check mode too: a report of
+        # what would change is the point of a check run.
+        try:
+            result["files"] = write_report(report_dir, report, result["markdown"])
+            if args["saved_plan"] and not (args["fail_on_device_error"] and result["message"]):
+                plan_out = args["plan_out"]
+                result["files"] += write_saved_plan(plan_out, result["saved_plan"]["document"],
+                                                    result["saved_plan"]["markdown"])
+                result["lines"] = result["lines"] + [
+                    "Plan: %s.md (review) and %s.json (apply)." % (plan_out, plan_out),
+                    "Apply exactly this plan: ansible-playbook -i <inventory> playbooks/reconcile.yml "
+                    "-e reconcile_plan_file=%s.json" % plan_out]
+        except OSError as exc:
+            result.update(failed=True, msg="fleet_report: cannot write the report: %s" % exc)
         return result

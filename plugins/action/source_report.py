@@ -10,6 +10,7 @@ import time
 from ansible import constants as C
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.hailo.services.plugins.plugin_utils.controller_action import documented_spec
 from ansible_collections.hailo.services.plugins.plugin_utils.source_report import (
     SourceReportError,
     is_local,
@@ -20,25 +21,7 @@ from ansible_collections.hailo.services.plugins.plugin_utils.source_report impor
     tree_root,
 )
 
-_SETTINGS = dict(
-    # Raw: shown as given in the message, compared as an integer.
-    max_size=dict(type="raw", required=True),
-    path=dict(type="str", required=True),
-    host=dict(type="str", required=True),
-    # The host's ansible_connection ("" when unset): "local" means the tree is on the controller.
-    connection=dict(type="str", default=""),
-    report=dict(type="bool", required=True),
-    report_dir=dict(type="str"),
-)
-
-ARGUMENT_SPEC = dict(
-    settings=dict(type="dict", options=_SETTINGS),
-    result=dict(type="dict"),
-    root=dict(type="str"),
-    moves=dict(type="list", elements="dict", default=[]),
-    host=dict(type="str"),
-    managed=dict(type="str"),
-)
+ARGUMENT_SPEC = documented_spec("source_report")
 
 
 def _default_managed():

@@ -33,8 +33,8 @@ CONF = "/etc/ufw/ufw.conf"
 # Where Debian and Raspberry Pi OS install ufw; root runs it only from a root-owned file there.
 UFW_PATHS = ("/usr/sbin/ufw", "/sbin/ufw")
 ACTIONS = ("allow", "limit")
-_PORT = re.compile(r"^([0-9]{1,5})(?:/(tcp|udp))?$")
-_SEVERAL = re.compile(r"^[0-9]{1,5}(?:[:,][0-9]{1,5})+(?:/(tcp|udp))?$")
+_PORT = re.compile(r"\A([0-9]{1,5})(?:/(tcp|udp))?\Z")
+_SEVERAL = re.compile(r"\A[0-9]{1,5}(?:[:,][0-9]{1,5})+(?:/(tcp|udp))?\Z")
 
 
 class FirewallError(Exception):

@@ -30,15 +30,11 @@ import os
 import re
 import stat
 
-from ansible_collections.hailo.services.plugins.module_utils import safe_files
+from ansible_collections.hailo.services.plugins.module_utils import rules, safe_files
 
 DEFAULT_MAX_SIZE = 1024 * 1024
 
-# Used with ``fullmatch`` and anchored with ``\A``/``\Z``: ``$`` would also match before a
-# trailing newline, so "hailo-ocr\n" would pass.
-SERVICE_NAME_RE = re.compile(r"\A[a-z0-9][a-z0-9._-]*\Z")
-SERVICE_NAME_RULE = ("lower-case letters, digits, '.', '_' and '-', starting with a letter or a digit, "
-                     "and no '..'")
+SERVICE_NAME_RULE = rules.SERVICE_NAME_RULE
 
 # A tree root that resolves to one of these is refused: the module would rewrite system files.
 SYSTEM_ROOTS = frozenset([
@@ -160,7 +156,7 @@ def check_service_name(name, where="service"):
 
 def is_service_name(name):
     """Whether ``name`` (the whole string, no trailing newline) is a safe directory name."""
-    return isinstance(name, str) and SERVICE_NAME_RE.fullmatch(name) is not None and ".." not in name
+    return rules.is_service_name(name)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -36,7 +36,7 @@ import json
 import re
 import traceback
 
-from ansible_collections.hailo.services.plugins.module_utils import safe_files
+from ansible_collections.hailo.services.plugins.module_utils import rules, safe_files
 
 try:
     import yaml
@@ -47,8 +47,8 @@ else:
     HAS_YAML = True
     YAML_IMPORT_ERROR = None
 
-PORT_MIN = 1
-PORT_MAX = 65535
+PORT_MIN = rules.MIN_PORT
+PORT_MAX = rules.MAX_PORT
 
 # Largest service YAML read; real ones are a few KiB.
 MAX_CONFIG_BYTES = 256 * 1024
@@ -354,7 +354,7 @@ def replace_server_port(text, port):
     quote character.  The result is checked: it must load to the same data as ``text``
     except for ``server.port``.
     """
-    if isinstance(port, bool) or not isinstance(port, int) or not PORT_MIN <= port <= PORT_MAX:
+    if not rules.is_port(port):
         raise PortFileError("port must be an integer from %d to %d, got %r" % (PORT_MIN, PORT_MAX, port))
     where, expected = _locate_and_load(text)
     quote = where["style"] or ""

@@ -20,9 +20,11 @@ description:
     the fleet map and, per device, the old and new port of each service, what was restarted,
     health results, rollbacks and unreachable devices - with its Markdown migration guide,
     the data to publish with M(ansible.builtin.set_stats) and the message to fail the run with.
-  - With O(saved_plan), also builds the document C(playbooks/plan.yml) saves as JSON, and its
-    Markdown, to review before applying it.
-  - Writes nothing; the role's C(report.yml) entry point writes the files.
+  - Given O(fleet_plan), writes the report into O(report_dir) on the controller, as
+    C(fleet-rollout.md) and C(fleet-rollout.json), each replaced whole (a temporary file, then a
+    rename), in check mode too - the report of what would change is what a check run is for.
+  - With O(saved_plan), also builds the document C(playbooks/plan.yml) saves, and writes it as
+    O(plan_out)C(.json) (to apply) and O(plan_out)C(.md) (to review).
 author:
   - hailo.services maintainers (@hailo)
 extends_documentation_fragment:
@@ -57,7 +59,7 @@ options:
     type: dict
   report_dir:
     description:
-      - Where the report is written, for the messages. When it holds the C(source_tree) role's
+      - Where the report is written (made if missing). When it holds the C(source_tree) role's
         C(source-references.md), the migration guide points at it.
       - Required with O(fleet_plan).
     type: path
@@ -80,9 +82,16 @@ options:
     elements: list
     default: []
   saved_plan:
-    description: Also build the saved plan. Needs O(fleet_plan) and O(discovery_var).
+    description: Also build and write the saved plan. Needs O(fleet_plan), O(discovery_var) and O(plan_out).
     type: bool
     default: false
+  plan_out:
+    description: The saved plan's path on the controller, without the C(.json) and C(.md) extensions.
+    type: path
+  fail_on_device_error:
+    description: Whether the run fails when a device failed; then no saved plan is written.
+    type: bool
+    default: true
   discovery_var:
     description: The host variable that holds each device's discovery (a M(hailo.services.service_info) result), for the saved plan.
     type: str
@@ -118,17 +127,14 @@ EXAMPLES = r"""
     max_failed_hosts: 0
     max_fail_percentage: 25
     batches: [[pi1], [pi2, pi3]]
-  register: fleet
+  register: fleet  # /srv/reports/fleet-rollout.md and .json are written
   run_once: true
   delegate_to: localhost
 
-- name: Write the migration guide
-  ansible.builtin.copy:
-    content: "{{ fleet.markdown }}"
-    dest: /srv/reports/fleet-rollout.md
-    mode: "0644"
+- name: Show it
+  ansible.builtin.debug:
+    msg: "{{ fleet.lines }}"
   run_once: true
-  delegate_to: localhost
 """
 
 RETURN = r"""
@@ -164,8 +170,14 @@ report:
       C(limit), C(serial), C(batches), the budget's limits and C(source_references))."
   returned: when O(fleet_plan) is given
   type: dict
+files:
+  description: The files written on the controller.
+  returned: when O(fleet_plan) is given
+  type: list
+  elements: path
+  sample: [/srv/reports/fleet-rollout.md, /srv/reports/fleet-rollout.json]
 markdown:
-  description: The report as a Markdown migration guide, to write as C(fleet-rollout.md).
+  description: The report as a Markdown migration guide, as written to C(fleet-rollout.md).
   returned: when O(fleet_plan) is given
   type: str
 lines:

@@ -415,7 +415,7 @@ import time
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.hailo.services.plugins.module_utils import (
-    device_clients, firewall, health, port_order, safe_files, transaction)
+    device_clients, firewall, health, port_order, rules, safe_files, transaction)
 from ansible_collections.hailo.services.plugins.module_utils.health import check_services, failure_message
 from ansible_collections.hailo.services.plugins.module_utils.systemd_unit import mask_environment
 from ansible_collections.hailo.services.plugins.module_utils.listeners import (
@@ -446,7 +446,7 @@ class ChangeFailed(Exception):
 
 
 def _sha1(data):
-    return "absent" if data is None else hashlib.sha1(data).hexdigest()
+    return "absent" if data is None else rules.checksum(data)
 
 
 def _read(path):

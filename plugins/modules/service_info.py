@@ -440,10 +440,8 @@ systemctl_error:
   sample: "System has not been booted with systemd as init system (PID 1). Can't operate."
 """
 
-import hashlib
 import json
 import os
-import re
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
@@ -454,7 +452,7 @@ from ansible_collections.hailo.services.plugins.module_utils.listeners import (
     unit_states,
     unknown_unit_state,
 )
-from ansible_collections.hailo.services.plugins.module_utils import safe_files, transaction
+from ansible_collections.hailo.services.plugins.module_utils import rules, safe_files, transaction
 from ansible_collections.hailo.services.plugins.module_utils.systemd_unit import mask_environment, parse_unit
 from ansible_collections.hailo.services.plugins.module_utils.yaml_port import (
     HAS_YAML,
@@ -469,7 +467,6 @@ from ansible_collections.hailo.services.plugins.module_utils.yaml_port import (
     read_config_bytes,
 )
 
-SERVICE_NAME = re.compile(r"\A[a-z0-9][a-z0-9._-]*\Z")
 
 
 def discover(config_dir):
@@ -485,13 +482,12 @@ def discover(config_dir):
     names = []
     for entry in entries:
         stem, ext = os.path.splitext(entry)
-        if ext == ".yaml" and SERVICE_NAME.match(stem):
+        if ext == ".yaml" and rules.is_service_name(stem):
             names.append(stem)
     return sorted(names)
 
 
-def _sha1(data):
-    return None if data is None else hashlib.sha1(data).hexdigest()
+_sha1 = rules.checksum
 
 
 def checked(path, allow_root_symlinks):
@@ -652,10 +648,9 @@ def main():
     unit_dir = module.params["unit_dir"]
     wanted = module.params["services"]
     if wanted is not None:
-        bad = [name for name in wanted if not SERVICE_NAME.match(name)]
+        bad = [repr(name) for name in wanted if not rules.is_service_name(name)]
         if bad:
-            module.fail_json(msg="invalid service names (must match %s): %s"
-                             % (SERVICE_NAME.pattern, ", ".join(bad)))
+            module.fail_json(msg="invalid service names (%s): %s" % (rules.SERVICE_NAME_RULE, ", ".join(bad)))
         names = sorted(set(wanted))
     else:
         names = discover(config_dir)

@@ -17,12 +17,12 @@ from __future__ import annotations
 import json
 import re
 
+from ansible_collections.hailo.services.plugins.module_utils import rules
 from ansible_collections.hailo.services.plugins.plugin_utils.unit_file import UnitSettingsError
 from ansible_collections.hailo.services.plugins.plugin_utils.unit_file import unit_settings as _unit_settings
 
-SAFE_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
-MIN_PORT = 1
-MAX_PORT = 65535
+MIN_PORT = rules.MIN_PORT
+MAX_PORT = rules.MAX_PORT
 
 # Every key a catalog entry may carry. ``type`` is the argument spec type; ``nullable`` keys
 # take null as "not set".
@@ -135,11 +135,10 @@ def value_problem(key, value, what=None):
 
 def name_problem(name):
     """Why ``name`` cannot name a service (it becomes file names), or None."""
-    if isinstance(name, str) and SAFE_NAME.match(name) and ".." not in name:
+    if rules.is_service_name(name):
         return None
     return ("service name %r is not a safe file name (it becomes paths like "
-            "/etc/hailo/<name>.yaml): use lowercase letters, digits, '.', '_' and '-', "
-            "starting with a letter or digit, without '..'" % (name,))
+            "/etc/hailo/<name>.yaml): use %s" % (name, rules.SERVICE_NAME_RULE))
 
 
 def entry_errors(name, spec):

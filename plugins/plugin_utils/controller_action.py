@@ -9,11 +9,36 @@ modules beside it, and each action only maps its arguments onto them.
 
 from __future__ import annotations
 
+import importlib
+
+import yaml
 from ansible.plugins.action import ActionBase
+
+# The keys of a documented option that are also argument spec keys.
+_SPEC_KEYS = ("type", "elements", "default", "choices", "required", "aliases", "no_log")
+
+
+def spec_from_options(options):
+    """An argument spec from a DOCUMENTATION ``options`` mapping (``suboptions`` nest)."""
+    spec = {}
+    for name, option in (options or {}).items():
+        entry = dict((key, option[key]) for key in _SPEC_KEYS if key in option)
+        if "suboptions" in option:
+            entry["options"] = spec_from_options(option["suboptions"])
+        spec[name] = entry
+    return spec
+
+
+def documented_spec(module_name):
+    """The argument spec of the action ``module_name``, read from the DOCUMENTATION of its
+    docs-only module in plugins/modules: what ``ansible-doc`` shows is what is validated."""
+    module = importlib.import_module("ansible_collections.hailo.services.plugins.modules." + module_name)
+    return spec_from_options(yaml.safe_load(module.DOCUMENTATION).get("options"))
 
 
 class ControllerAction(ActionBase):
-    """Validates ``ARGUMENT_SPEC``, calls ``compute(args, task_vars)`` and returns its dict.
+    """Validates ``ARGUMENT_SPEC`` (see :func:`documented_spec`), calls ``compute(args, task_vars)``
+    and returns its dict.
 
     Runs on the controller only and never connects to the host. A ``ValueError`` (every
     plugin_utils error is one, naming its culprit) fails the task with its message.

@@ -6,10 +6,15 @@
 :func:`fleet_report` gathers the fleet map and every device's result into one document;
 :func:`fleet_report_markdown` renders it for a terminal and a git forge alike (pipe tables,
 no HTML, summary first); :func:`report_outputs` derives what the run writes, shows, publishes
-and fails with.
+and fails with; :func:`write_report` and :func:`write_saved_plan` write the files on the
+controller, each whole or not at all.
 """
 
 from __future__ import annotations
+
+import json
+import os
+import tempfile
 
 OUTCOMES = ("changed", "ok", "rolled_back", "failed", "unreachable", "not_reached")
 _LABEL = {
@@ -371,3 +376,44 @@ def report_outputs(doc, report_dir, source_references=False):
         "devices": {host: device["outcome"] for host, device in doc["devices"].items()},
     }
     return {"markdown": markdown, "lines": lines, "stats": stats, "message": message}
+
+
+def _write_text(path, text):
+    """Write ``text`` to ``path`` whole or not at all (a temporary file, then a rename)."""
+    directory = os.path.dirname(path)
+    handle, temp = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), dir=directory)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.chmod(temp, 0o644)
+        os.replace(temp, path)
+    except BaseException:
+        if os.path.exists(temp):
+            os.unlink(temp)
+        raise
+
+
+def to_json_text(document):
+    """A document as the report files hold it: indented, keys in their order, a final newline."""
+    return json.dumps(document, indent=4, separators=(",", ": ")) + "\n"
+
+
+def write_report(report_dir, doc, markdown):
+    """Write the fleet report's Markdown and JSON into ``report_dir`` (made if missing).
+
+    Returns the paths written. Each file is replaced whole: a reader never sees half a report.
+    """
+    os.makedirs(report_dir, mode=0o755, exist_ok=True)
+    paths = [os.path.join(report_dir, REPORT_MARKDOWN), os.path.join(report_dir, REPORT_JSON)]
+    _write_text(paths[0], markdown)
+    _write_text(paths[1], to_json_text(doc))
+    return paths
+
+
+def write_saved_plan(path, document, markdown):
+    """Write a saved plan as ``<path>.json`` (to apply) and ``<path>.md`` (to review)."""
+    os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
+    paths = [path + ".json", path + ".md"]
+    _write_text(paths[0], to_json_text(document))
+    _write_text(paths[1], markdown)
+    return paths

@@ -10,9 +10,9 @@ that nothing is sent to a device that would not change it.
 
 from __future__ import annotations
 
-import hashlib
 import time
 
+from ansible_collections.hailo.services.plugins.module_utils import rules
 from ansible_collections.hailo.services.plugins.module_utils.port_order import describe_unbound
 from ansible_collections.hailo.services.plugins.plugin_utils.catalog import KEYS, value_problem
 
@@ -63,7 +63,7 @@ def _run_state(unit, found):
 
 
 def _differs(text, checksum):
-    return hashlib.sha1(text.encode("utf-8")).hexdigest() != checksum
+    return rules.checksum(text) != checksum
 
 
 def rollout_steps(discovered, catalog, plan, json_readers=(), units=None, configs=None):

@@ -62,3 +62,22 @@ def test_device_result_records_the_outcome_as_a_fact_and_says_why_it_failed():
     assert result["message"] == (
         "Port rollout failed on pi1 and was rolled back. Cause: hailo-piper did not answer. "
         "Restored 1 file(s); restarted hailo-piper. Every service is as it was before. Now: hailo-piper: serving on 5002.")
+
+
+def test_every_action_validates_what_its_documentation_says():
+    """The argument specs are derived from the docs-only modules (as ansible-doc shows them)."""
+    import importlib
+
+    import yaml
+
+    from ansible_collections.hailo.services.plugins.plugin_utils.controller_action import spec_from_options
+
+    for name in ("check_input", "device_plan", "device_result", "fleet_plan", "fleet_report", "source_report"):
+        action = importlib.import_module("ansible_collections.hailo.services.plugins.action." + name)
+        doc = yaml.safe_load(importlib.import_module("ansible_collections.hailo.services.plugins.modules." + name)
+                             .DOCUMENTATION)
+        assert action.ARGUMENT_SPEC == spec_from_options(doc["options"]), name
+        assert action.ARGUMENT_SPEC, name
+    nested = spec_from_options({"settings": {"type": "dict", "suboptions": {"path": {"type": "str", "required": True,
+                                                                                      "description": "x"}}}})
+    assert nested == {"settings": {"type": "dict", "options": {"path": {"type": "str", "required": True}}}}

@@ -1,4 +1,5 @@
 """The fleet_report action: what it reads from hostvars and what it returns (no play needed)."""
+import json
 import os
 from unittest import mock
 
@@ -73,12 +74,39 @@ def test_the_report_of_the_fleet_plans_devices(tmp_path):
     assert result["stats"]["devices"] == {"pi1": "changed", "pi2": "rolled_back", "pi3": "not_reached"}
     assert result["message"].startswith("Fleet rollout incomplete: pi2; 1 device failed (pi2).")
     assert "saved_plan" not in result
+    # Written by the action, in Python on the controller (no file or copy task), whole.
+    assert result["files"] == [str(tmp_path / "fleet-rollout.md"), str(tmp_path / "fleet-rollout.json")]
+    assert (tmp_path / "fleet-rollout.md").read_text() == result["markdown"]
+    assert json.loads((tmp_path / "fleet-rollout.json").read_text()) == json.loads(json.dumps(report))
+    assert oct(os.stat(str(tmp_path / "fleet-rollout.json")).st_mode & 0o777) == "0o644"
+    assert sorted(os.listdir(str(tmp_path))) == ["fleet-rollout.json", "fleet-rollout.md", "source-references.md"]
+
+
+def test_the_report_is_written_in_check_mode_too_into_a_new_directory(tmp_path):
+    reports = tmp_path / "new" / "reports"
+    result = run({"fleet_plan": FLEET_PLAN, "report_dir": str(reports), "max_failed_hosts": 0,
+                  "max_fail_percentage": 100}, check_mode=True)
+    assert result["report"]["check_mode"] is True
+    assert sorted(os.listdir(str(reports))) == ["fleet-rollout.json", "fleet-rollout.md"]
+
+
+def test_a_report_dir_that_cannot_be_written_fails_naming_it(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    result = run({"fleet_plan": FLEET_PLAN, "report_dir": str(blocker / "reports"), "max_failed_hosts": 0,
+                  "max_fail_percentage": 100})
+    assert result["failed"] and "cannot write the report" in result["msg"] and str(blocker) in result["msg"]
 
 
 def test_the_saved_plan_when_asked(tmp_path):
-    result = run({"fleet_plan": FLEET_PLAN, "report_dir": str(tmp_path), "max_failed_hosts": 0,
-                  "max_fail_percentage": 100, "saved_plan": True, "discovery_var": "discovered"})
+    args = {"fleet_plan": FLEET_PLAN, "report_dir": str(tmp_path), "max_failed_hosts": 0,
+            "max_fail_percentage": 100, "saved_plan": True, "discovery_var": "discovered",
+            "plan_out": str(tmp_path / "plans" / "fleet-plan"), "fail_on_device_error": False}
+    result = run(args)
     document = result["saved_plan"]["document"]
+    assert json.loads((tmp_path / "plans" / "fleet-plan.json").read_text()) == json.loads(json.dumps(document))
+    assert (tmp_path / "plans" / "fleet-plan.md").read_text() == result["saved_plan"]["markdown"]
+    assert "Apply exactly this plan" in result["lines"][-1]
     assert list(document)[:3] == ["format", "generated", "scope"]
     assert document["generated"] == result["report"]["generated"]
     assert document["devices"]["pi1"]["moves"] == [{"service": "hailo-depth", "from": 11436, "to": 11437}]
@@ -87,6 +115,10 @@ def test_the_saved_plan_when_asked(tmp_path):
     assert "| hailo-depth | 11436 | 11437 | shared 11436 |" in result["saved_plan"]["markdown"]
     assert "Source references" not in result["markdown"]
     assert result["message"] == "Fleet rollout incomplete: pi2; not stopped. See %s/fleet-rollout.md." % tmp_path
+    # pi2 failed: a run that fails on it saves no plan.
+    os.unlink(str(tmp_path / "plans" / "fleet-plan.json"))
+    result = run(dict(args, fail_on_device_error=True))
+    assert "saved_plan" in result and not (tmp_path / "plans" / "fleet-plan.json").exists()
 
 
 @pytest.mark.parametrize("args, culprit", [

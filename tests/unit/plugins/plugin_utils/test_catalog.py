@@ -88,7 +88,7 @@ def test_unknown_keys_and_bad_entries_are_named():
     known = "port, frozen, priority, state, health_path, unit, config_mode, settings"
     assert errors == [
         "service name '../w' is not a safe file name (it becomes paths like /etc/hailo/<name>.yaml): "
-        "use lowercase letters, digits, '.', '_' and '-', starting with a letter or digit, without '..'",
+        "use lower-case letters, digits, '.', '_' and '-', starting with a letter or a digit, and no '..'",
         "hailo-x: unknown key 'prio'; the known keys are " + known,
         "hailo-x: unknown key 'State'; the known keys are " + known,
         "hailo-y: the entry must be a mapping of keys, got [5006]",
