@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to hailo.services
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Action for hailo.services.fleet_report: the failure budget and the fleet report, on the
+"""Action for hailo.services.fleet_report: the fleet report, built and written on the
 controller (see the module's docs)."""
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import os
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.hailo.services.plugins.plugin_utils.controller_action import documented_spec
-from ansible_collections.hailo.services.plugins.plugin_utils.fleet import budget_progress, fleet_budget
 from ansible_collections.hailo.services.plugins.plugin_utils.fleet_report import (
     SOURCE_REFERENCES,
     fleet_report,
@@ -32,7 +31,7 @@ def _host_var(hostvars, host, name):
 
 
 class ActionModule(ActionBase):
-    """Checks the failure budget and, given the fleet plan, builds the fleet report."""
+    """Builds the fleet report from every device's result and writes it."""
 
     TRANSFERS_FILES = False
     _requires_connection = False
@@ -43,9 +42,7 @@ class ActionModule(ActionBase):
         hostvars = task_vars.get("hostvars", {})
         _spec, args = self.validate_argument_spec(
             argument_spec=ARGUMENT_SPEC,
-            required_one_of=[["hosts", "fleet_plan"]],
-            required_by={"fleet_plan": ["report_dir"]},
-            required_if=[["saved_plan", True, ["fleet_plan", "discovery_var", "plan_out"]]],
+            required_if=[["saved_plan", True, ["discovery_var", "plan_out"]]],
         )
         fleet_plan = args["fleet_plan"]
         hosts = args["hosts"]
@@ -53,14 +50,7 @@ class ActionModule(ActionBase):
             hosts = list(fleet_plan.get("hosts_all") or ())
         # Every device's own result, read here once; a device the rollout never reached has none.
         results = dict((host, _host_var(hostvars, host, RESULT_VAR)) for host in hosts)
-        try:
-            budget = fleet_budget(results, args["max_failed_hosts"], args["max_fail_percentage"])
-        except (TypeError, ValueError) as exc:  # FleetError names the limit
-            result.update(failed=True, msg="fleet_report: %s" % exc)
-            return result
-        result.update(changed=False, budget=budget, progress=budget_progress(budget))
-        if fleet_plan is None:
-            return result
+        result["changed"] = False
 
         generated = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         report_dir = args["report_dir"]

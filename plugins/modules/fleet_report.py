@@ -7,16 +7,13 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 ---
 module: fleet_report
-short_description: Internal step, not for direct use (hailo.services.reconcile role - failure budget and fleet report)
+short_description: Internal step, not for direct use (hailo.services.reconcile role - the fleet report)
 version_added: 0.1.0
 description:
   - Runs on the controller and never connects to a device. Reads each listed device's
     C(reconcile_result) (set by the role's C(result.yml) entry point); a device the rollout
     never reached has none.
-  - Always returns the failure budget - whether the devices handled so far failed more than
-    O(max_failed_hosts) or O(max_fail_percentage) allow - so that a rollout can stop before its
-    next batch. C(playbooks/reconcile.yml) checks it before each batch.
-  - Given O(fleet_plan), also builds the fleet report - a summary, what clients must change,
+  - Builds the fleet report - a summary, what clients must change,
     the fleet map and, per device, the old and new port of each service, what was restarted,
     health results, rollbacks and unreachable devices - with its Markdown migration guide,
     the data to publish with M(ansible.builtin.set_stats) and the message to fail the run with.
@@ -33,36 +30,29 @@ extends_documentation_fragment:
   - hailo.services.controller
 options:
   hosts:
-    description:
-      - The devices of the rollout, in order.
-      - Default is the C(hosts_all) of O(fleet_plan); one of the two is required.
+    description: The devices of the rollout, in order. Default is the C(hosts_all) of O(fleet_plan).
     type: list
     elements: str
   max_failed_hosts:
-    description:
-      - Failed devices (rolled back, failed or unreachable) tolerated; V(0) spends the budget
-        with the first failed device.
-      - An integer, 0 or more; kept in the report as given.
+    description: The failure budget's limit on failed devices (M(hailo.services.fleet_budget)), kept in the report as given.
     type: raw
     required: true
   max_fail_percentage:
-    description:
-      - The budget is also spent when more than this percentage of the devices handled so far
-        failed.
-      - A number from 0 to 100; kept in the report as given.
+    description: The failure budget's limit in percent (M(hailo.services.fleet_budget)), kept in the report as given.
     type: raw
     required: true
   fleet_plan:
     description:
       - The fleet plan of the rollout (the fact C(reconcile_fleet_plan) of
-        M(hailo.services.fleet_plan)). Given, the report is built; its C(serial) is the report's.
+        M(hailo.services.fleet_plan)); its C(serial) is the report's.
     type: dict
+    required: true
   report_dir:
     description:
       - Where the report is written (made if missing). When it holds the C(source_tree) role's
         C(source-references.md), the migration guide points at it.
-      - Required with O(fleet_plan).
     type: path
+    required: true
   applying:
     description:
       - Whether the run applies changes. V(false) (a run with C(--tags plan) or C(--tags verify),
@@ -104,22 +94,11 @@ options:
     elements: str
 seealso:
   - module: hailo.services.fleet_plan
+  - module: hailo.services.fleet_budget
   - module: ansible.builtin.set_stats
 """
 
 EXAMPLES = r"""
-- name: Check the failure budget before this batch
-  hailo.services.fleet_report:
-    hosts: "{{ ansible_play_hosts_all }}"
-    max_failed_hosts: 0
-    max_fail_percentage: 25
-  register: budget
-  run_once: true
-
-- name: Stop before this batch when the failure budget is spent
-  ansible.builtin.meta: end_play
-  when: budget.budget.spent
-
 - name: Gather the fleet report
   hailo.services.fleet_report:
     fleet_plan: "{{ hostvars['localhost'].reconcile_fleet_plan }}"
@@ -138,62 +117,38 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
-budget:
-  description: The failure budget.
-  returned: success
-  type: dict
-  contains:
-    spent:
-      description: Whether the rollout must stop before its next batch.
-      type: bool
-    failed:
-      description: The devices handled so far that did not end V(ok) or V(changed).
-      type: list
-      elements: str
-    handled:
-      description: How many devices have a result.
-      type: int
-    reason:
-      description: Why the budget is spent; empty unless it is.
-      type: str
-  sample: {spent: true, failed: [pi2], handled: 2, reason: "1 device failed (pi2), more than the 0 tolerated"}
-progress:
-  description: What the rollout has done so far, for the batch's announcement.
-  returned: success
-  type: str
-  sample: "Done so far: 2 device(s), 1 failed (pi2)."
 report:
   description:
     - "The report: C(generated), C(check_mode), C(scope), C(stopped), C(summary), C(client_changes),
       C(fleet_map), C(disagreements), C(in_use), C(devices) (per device its C(outcome): V(changed),
       V(ok), V(rolled_back), V(failed), V(unreachable) or V(not_reached)) and C(meta) (C(tags),
       C(limit), C(serial), C(batches), the budget's limits and C(source_references))."
-  returned: when O(fleet_plan) is given
+  returned: success
   type: dict
 files:
   description: The files written on the controller.
-  returned: when O(fleet_plan) is given
+  returned: success
   type: list
   elements: path
   sample: [/srv/reports/fleet-rollout.md, /srv/reports/fleet-rollout.json]
 markdown:
   description: The report as a Markdown migration guide, as written to C(fleet-rollout.md).
-  returned: when O(fleet_plan) is given
+  returned: success
   type: str
 lines:
   description: The migration guide as lines, and where the report is, to print.
-  returned: when O(fleet_plan) is given
+  returned: success
   type: list
   elements: str
 stats:
   description:
     - "What to publish with M(ansible.builtin.set_stats) (AWX keeps it as the job's artifacts):
       C(summary), C(client_changes), C(stopped), C(check_mode) and C(devices) (device to its outcome)."
-  returned: when O(fleet_plan) is given
+  returned: success
   type: dict
 message:
   description: Why the run fails, naming the failed devices; empty when no device failed.
-  returned: when O(fleet_plan) is given
+  returned: success
   type: str
   sample: "Fleet rollout incomplete: pi2; 1 device failed (pi2), more than the 0 tolerated. See /srv/reports/fleet-rollout.md."
 saved_plan:

@@ -72,7 +72,8 @@ def test_every_action_validates_what_its_documentation_says():
 
     from ansible_collections.hailo.services.plugins.plugin_utils.controller_action import spec_from_options
 
-    for name in ("check_input", "device_plan", "device_result", "fleet_plan", "fleet_report", "source_report"):
+    for name in ("check_input", "device_plan", "device_result", "fleet_budget", "fleet_plan", "fleet_report",
+                 "source_report"):
         action = importlib.import_module("ansible_collections.hailo.services.plugins.action." + name)
         doc = yaml.safe_load(importlib.import_module("ansible_collections.hailo.services.plugins.modules." + name)
                              .DOCUMENTATION)

@@ -38,21 +38,6 @@ def run(args, check_mode=False, **task_vars):
     return action.run(task_vars=variables)
 
 
-def test_the_budget_alone():
-    result = run({"hosts": ["pi1", "pi2", "pi3"], "max_failed_hosts": 0, "max_fail_percentage": 100})
-    assert result["changed"] is False
-    assert result["budget"] == {"spent": True, "failed": ["pi2"], "handled": 2,
-                                "reason": "1 device failed (pi2), more than the 0 tolerated"}
-    assert result["progress"] == "Done so far: 2 device(s), 1 failed (pi2)."
-    assert "report" not in result and "saved_plan" not in result
-
-
-def test_a_bad_limit_fails_naming_it():
-    result = run({"hosts": ["pi1"], "max_failed_hosts": -1, "max_fail_percentage": 100})
-    assert result["failed"] is True
-    assert "max_failed_hosts must be 0 or more" in result["msg"]
-
-
 def test_the_report_of_the_fleet_plans_devices(tmp_path):
     (tmp_path / "source-references.md").write_text("## Source references\n")
     result = run({"fleet_plan": FLEET_PLAN, "report_dir": str(tmp_path), "max_failed_hosts": 0,
@@ -122,9 +107,10 @@ def test_the_saved_plan_when_asked(tmp_path):
 
 
 @pytest.mark.parametrize("args, culprit", [
-    ({"max_failed_hosts": 0, "max_fail_percentage": 100}, "hosts, fleet_plan"),
+    ({"max_failed_hosts": 0, "max_fail_percentage": 100, "report_dir": "/tmp"}, "fleet_plan"),
     ({"fleet_plan": {}, "max_failed_hosts": 0, "max_fail_percentage": 100}, "report_dir"),
-    ({"hosts": [], "max_failed_hosts": 0, "max_fail_percentage": 100, "saved_plan": True}, "fleet_plan"),
+    ({"fleet_plan": {}, "report_dir": "/tmp", "max_failed_hosts": 0, "max_fail_percentage": 100,
+      "saved_plan": True}, "discovery_var, plan_out"),
 ])
 def test_missing_arguments_are_named(args, culprit):
     with pytest.raises(Exception, match=culprit):

@@ -1,0 +1,27 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to hailo.services
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Action for hailo.services.fleet_budget: the failure budget between batches, on the
+controller (see the module's docs)."""
+
+from __future__ import annotations
+
+from ansible_collections.hailo.services.plugins.plugin_utils.controller_action import ControllerAction, documented_spec
+from ansible_collections.hailo.services.plugins.plugin_utils.fleet import budget_progress, fleet_budget
+
+ARGUMENT_SPEC = documented_spec("fleet_budget")
+RESULT_VAR = "reconcile_result"
+
+
+class ActionModule(ControllerAction):
+    """Whether the rollout may go on to its next batch."""
+
+    ARGUMENT_SPEC = ARGUMENT_SPEC
+
+    def compute(self, args, task_vars):
+        hostvars = task_vars.get("hostvars", {})
+        # Every device's own result; a device the rollout never reached has none.
+        results = dict((host, hostvars[host].get(RESULT_VAR) if host in hostvars else None)
+                       for host in args["hosts"])
+        budget = fleet_budget(results, args["max_failed_hosts"], args["max_fail_percentage"])
+        return {"budget": budget, "progress": budget_progress(budget)}
