@@ -468,7 +468,6 @@ from ansible_collections.hailo.services.plugins.module_utils.yaml_port import (
 )
 
 
-
 def discover(config_dir):
     """Service names of the ``*.yaml`` entries in ``config_dir``, sorted.
 

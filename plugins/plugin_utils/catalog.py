@@ -15,7 +15,6 @@ the same keys, and a unit test keeps the two in step.
 from __future__ import annotations
 
 import json
-import re
 
 from ansible_collections.hailo.services.plugins.module_utils import rules
 from ansible_collections.hailo.services.plugins.plugin_utils.unit_file import UnitSettingsError

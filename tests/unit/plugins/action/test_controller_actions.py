@@ -79,6 +79,7 @@ def test_every_action_validates_what_its_documentation_says():
                              .DOCUMENTATION)
         assert action.ARGUMENT_SPEC == spec_from_options(doc["options"]), name
         assert action.ARGUMENT_SPEC, name
-    nested = spec_from_options({"settings": {"type": "dict", "suboptions": {"path": {"type": "str", "required": True,
-                                                                                      "description": "x"}}}})
+    path = {"type": "str", "required": True, "description": "x"}
+    documented = {"settings": {"type": "dict", "suboptions": {"path": path}}}
+    nested = spec_from_options(documented)
     assert nested == {"settings": {"type": "dict", "options": {"path": {"type": "str", "required": True}}}}
