@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from ansible_collections.hailo.services.plugins.plugin_utils.controller_action import ControllerAction, documented_spec
-from ansible_collections.hailo.services.plugins.plugin_utils.device_result import device_result, rollback_message
+from ansible_collections.hailo.services.plugins.plugin_utils.device_result import device_result, device_failure_message
 
 ARGUMENT_SPEC = documented_spec("device_result")
 
@@ -21,7 +21,7 @@ class ActionModule(ControllerAction):
             args["steps"], args["actions"], discovery=args["discovery"], failure=args["failure"],
             transaction=args["transaction"], revert=args["revert"], health=args["health"], cause=args["cause"],
             applying=args["applying"], check_mode=bool(task_vars.get("ansible_check_mode")))
-        message = rollback_message(
+        message = device_failure_message(
             task_vars.get("inventory_hostname"), args["steps"], args["cause"], transaction=args["transaction"],
             revert=args["revert"], after=args["after"], confirm_timeout=args["confirm_timeout"],
             transaction_timeout=args["transaction_timeout"])

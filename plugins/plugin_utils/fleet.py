@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from ansible_collections.hailo.services.plugins.plugin_utils.port_map import _restart_order
+from ansible_collections.hailo.services.plugins.plugin_utils.port_map import move_order
 
 
 class FleetError(ValueError):
@@ -168,7 +168,7 @@ def host_plan(plan, discovered):
         else:
             reason = "the fleet keeps it on %d (this device had %s)" % (target, current)
         changes.append({"service": name, "from": current, "to": target, "reason": reason})
-    return {"ports": ports, "changes": changes, "restart_order": _restart_order(changes)}
+    return {"ports": ports, "changes": changes, "restart_order": move_order(changes)}
 
 
 def fleet_budget(outcomes, max_failed_hosts=0, max_fail_percentage=100):

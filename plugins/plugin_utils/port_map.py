@@ -183,7 +183,7 @@ class _FreePorts:
 # --------------------------------------------------------------------------- ordering
 
 
-def _restart_order(changes):
+def move_order(changes):
     """Changed services ordered so nobody starts on a port another one still holds.
 
     A service moving to port P waits for the changed service currently on P to move away.
@@ -320,7 +320,7 @@ def _placement(specs, service_range, kept, losers, blocked):
     return {
         "ports": dict(sorted(ports.items())),
         "changes": changes,
-        "restart_order": _restart_order(changes),
+        "restart_order": move_order(changes),
     }
 
 

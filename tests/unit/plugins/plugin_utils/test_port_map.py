@@ -4,7 +4,7 @@ from hypothesis import given, settings, strategies as st
 
 from ansible_collections.hailo.services.plugins.plugin_utils.port_map import (
     PortPolicyError,
-    _restart_order,
+    move_order,
     reconcile,
 )
 
@@ -116,7 +116,7 @@ def test_restart_order_waits_for_the_port_holder():
         {"service": "z", "from": 5003, "to": 5002},
         {"service": "c", "from": 5004, "to": 5006},
     ]
-    assert _restart_order(changes) == ["a", "c", "b", "z"]
+    assert move_order(changes) == ["a", "c", "b", "z"]
 
 
 def test_restart_order_survives_a_cycle():
@@ -124,7 +124,7 @@ def test_restart_order_survives_a_cycle():
         {"service": "a", "from": 5001, "to": 5002},
         {"service": "b", "from": 5002, "to": 5001},
     ]
-    assert _restart_order(changes) == ["a", "b"]
+    assert move_order(changes) == ["a", "b"]
 
 
 def test_unused_keys_are_ignored():
