@@ -355,6 +355,8 @@ def walk_at(root_fd):
     for an entry that cannot be stat'ed, or a directory that cannot be opened or listed (then
     ``dir_fd`` is its parent's).  Directories named in :data:`SKIP_DIRS` are not entered.
     Iterative, so the depth of the tree is bounded by the open-file limit, not the stack.
+    Not :func:`os.fwalk`, which opens each subdirectory following links (see
+    :func:`safe_files.walk_tree`).
     """
     # Each frame: [relative path, fd, whether to close fd, subdirectory names left (reversed)].
     stack = []

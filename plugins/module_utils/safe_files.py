@@ -450,7 +450,13 @@ def write_in_tree(root, rel, data, mode=None, uid=None, gid=None):
 
 def walk_tree(root, skip_dirs=(), limit=2000):
     """The regular files below the client folder ``root``, as relative paths, walked through
-    descriptors (links are not followed and not listed); at most ``limit`` files."""
+    descriptors (links are not followed and not listed); at most ``limit`` files.
+
+    Not :func:`os.fwalk`: it opens each subdirectory with plain ``O_RDONLY`` (CPython 3.11),
+    following a link. In a folder another user owns, a directory swapped for a link to a FIFO
+    between the listing and that open would block root (a device node: open it). Here every
+    directory is opened with ``O_DIRECTORY | O_NOFOLLOW``.
+    """
     found = []
     stack = [("", open_tree(root))]
     try:
