@@ -422,19 +422,6 @@ def walk(root):
         os.close(root_fd)
 
 
-def _read_upto(fd, limit):
-    """Read at most ``limit`` bytes from ``fd``."""
-    chunks = []
-    size = 0
-    while size < limit:
-        chunk = os.read(fd, limit - size)
-        if not chunk:
-            break
-        chunks.append(chunk)
-        size += len(chunk)
-    return b"".join(chunks)
-
-
 def read_bytes(name, max_size=DEFAULT_MAX_SIZE, dir_fd=None):
     """Read a regular file without following a symlink, relative to ``dir_fd`` if given.
 
@@ -452,7 +439,7 @@ def read_bytes(name, max_size=DEFAULT_MAX_SIZE, dir_fd=None):
             return None, None, SKIP_SPECIAL
         if info.st_size > max_size:
             return None, None, SKIP_TOO_LARGE
-        data = _read_upto(fd, max_size + 1)
+        data = safe_files.read_upto(fd, max_size + 1)
     except OSError as exc:
         return None, None, _unreadable(exc)
     finally:
@@ -677,7 +664,7 @@ def _check_unchanged(dir_fd, name, expected, identity):
             raise WriteRefused("%s: it is no longer a regular file" % CHANGED_SINCE_SCAN)
         if identity is not None and (info.st_dev, info.st_ino) != tuple(identity):
             raise WriteRefused("%s: it was replaced by another file" % CHANGED_SINCE_SCAN)
-        current = _read_upto(fd, len(expected) + 1)
+        current = safe_files.read_upto(fd, len(expected) + 1)
     except OSError as exc:
         raise WriteRefused("cannot read it: %s" % _strerror(exc))
     finally:

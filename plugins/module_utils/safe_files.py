@@ -216,11 +216,13 @@ def check_target(path, allow_root_symlinks=False):
     return path
 
 
-def _read_fd(fd, limit):
+def read_upto(fd, limit):
+    """At most ``limit`` bytes from ``fd`` (ask for one more than a file may hold to tell that
+    it is too large)."""
     chunks = []
     size = 0
-    while size <= limit:
-        chunk = os.read(fd, limit + 1 - size)
+    while size < limit:
+        chunk = os.read(fd, limit - size)
         if not chunk:
             break
         chunks.append(chunk)
@@ -250,7 +252,7 @@ def read_regular(path, limit=MAX_READ_BYTES, allow_root_symlinks=False):
         if not stat.S_ISREG(info.st_mode):
             raise UnsafePath(problem(path, "it is %s (owned by %s), not a regular file; not read"
                                            % (kind_of(info.st_mode), user_name(info.st_uid))))
-        data = _read_fd(fd, limit)
+        data = read_upto(fd, limit + 1)
     finally:
         os.close(fd)
     if len(data) > limit:
@@ -427,7 +429,7 @@ def read_in_tree(root, rel, limit=MAX_READ_BYTES):
                                            % (kind_of(info.st_mode), user_name(info.st_uid))))
         if info.st_nlink > 1:
             raise UnsafePath(problem(path, "it has %d hard links; not read" % info.st_nlink))
-        data = _read_fd(fd, limit)
+        data = read_upto(fd, limit + 1)
     finally:
         os.close(fd)
     if len(data) > limit:
