@@ -384,6 +384,15 @@ def open_tree(root):
         raise
 
 
+def _parent_in_tree(root, rel):
+    """``(fd, name)``: the directory of ``rel`` in the client folder ``root`` (see :func:`open_tree`)."""
+    root_fd = open_tree(root)
+    try:
+        return _open_parent(root_fd, rel)
+    finally:
+        os.close(root_fd)
+
+
 def _open_parent(root_fd, rel):
     """``(fd, name)``: the directory of ``rel`` below ``root_fd``, reached without following links."""
     parts = _tree_parts(rel)
@@ -408,11 +417,7 @@ def read_in_tree(root, rel, limit=MAX_READ_BYTES):
     several links (a hard link to a file elsewhere), or one over ``limit`` bytes.
     """
     path = os.path.join(root, rel)
-    root_fd = open_tree(root)
-    try:
-        dir_fd, name = _open_parent(root_fd, rel)
-    finally:
-        os.close(root_fd)
+    dir_fd, name = _parent_in_tree(root, rel)
     try:
         try:
             fd = os.open(name, READ_FLAGS, dir_fd=dir_fd)
@@ -439,11 +444,7 @@ def read_in_tree(root, rel, limit=MAX_READ_BYTES):
 
 def write_in_tree(root, rel, data, mode=None, uid=None, gid=None):
     """Replace ``rel`` in the client folder ``root`` (see :func:`replace_in`), owner and mode kept."""
-    root_fd = open_tree(root)
-    try:
-        dir_fd, name = _open_parent(root_fd, rel)
-    finally:
-        os.close(root_fd)
+    dir_fd, name = _parent_in_tree(root, rel)
     try:
         replace_in(dir_fd, name, data, mode=mode, uid=uid, gid=gid)
     finally:
