@@ -59,7 +59,7 @@ def device_result(steps, actions, discovery=None, failure=None, transaction=None
 
 
 def device_failure_message(host, steps, cause, transaction=None, revert=None, after=None, confirm_timeout=None,
-                     transaction_timeout=None):
+                           transaction_timeout=None):
     """The failure message of a device whose change failed: what failed, whether and how it was
     rolled back, and what runs where now."""
     done, reverted = _ran(transaction), _ran(revert)

@@ -135,7 +135,7 @@ def test_the_record_reads_what_ran_and_says_what_would_restart_when_not_applying
 def test_the_rollback_message_says_when_the_device_could_not_be_reached():
     steps = [{"name": "hailo-piper", "from": 5002, "port": 5003, "was": "serving"}]
     message = device_failure_message("pi1", steps, "timed out", revert={"unreachable": True, "msg": "gone"},
-                               after={"skipped": True}, confirm_timeout=120, transaction_timeout=300)
+                                     after={"skipped": True}, confirm_timeout=120, transaction_timeout=300)
     assert message.startswith("Port rollout failed on pi1: timed out. The device could not be reached to roll it back")
     # The timer is armed for the whole change plus the confirmation window; a reboot reverts too.
     assert "at the latest 420 s after the change began" in message
@@ -145,8 +145,8 @@ def test_the_rollback_message_says_when_the_device_could_not_be_reached():
 def test_the_rollback_message_names_the_revert_time_of_an_applied_change():
     steps = [{"name": "hailo-piper", "from": 5002, "port": 5003, "was": "serving"}]
     message = device_failure_message("pi1", steps, "confirmation lost", transaction={"confirm_by": 0, "id": "c1"},
-                               revert={"unreachable": True, "msg": "gone"}, after={"skipped": True},
-                               confirm_timeout=120, transaction_timeout=300)
+                                     revert={"unreachable": True, "msg": "gone"}, after={"skipped": True},
+                                     confirm_timeout=120, transaction_timeout=300)
     assert "at 00:00:00 UTC, reconcile_confirm_timeout (120 s) after the change was applied" in message
 
 
