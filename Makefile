@@ -129,6 +129,7 @@ build: setup
 
 bench: setup image
 	$(BIN)/python bench/bench_engine.py
+	$(BIN)/python bench/bench_controller.py 20 100
 	bench/bench_fleet.sh
 
 clean:
