@@ -77,20 +77,25 @@ def free_port():
     return port
 
 
-@pytest.fixture
-def device(tmp_path):
-    """A device's files in tmp_path, and stand-ins for systemctl and systemd-run."""
+def make_device(tmp_path, systemctl=FAKE_SYSTEMCTL, depth=DEPTH, depth_json=DEPTH_JSON):
+    """hailo-depth's files in tmp_path, and stand-ins for systemctl and systemd-run."""
     bindir = tmp_path / "bin"
     bindir.mkdir()
-    for name, text in (("systemctl", FAKE_SYSTEMCTL), ("systemd-run", FAKE_SYSTEMD_RUN)):
+    for name, text in (("systemctl", systemctl), ("systemd-run", FAKE_SYSTEMD_RUN)):
         (bindir / name).write_text(text)
         (bindir / name).chmod(0o755)
     (tmp_path / "etc-hailo").mkdir()
     (tmp_path / "units").mkdir()
     (tmp_path / "xdg" / "hailo-depth").mkdir(parents=True)
-    (tmp_path / "etc-hailo" / "hailo-depth.yaml").write_bytes(DEPTH)
-    (tmp_path / "xdg" / "hailo-depth" / "hailo-depth.json").write_bytes(DEPTH_JSON)
+    (tmp_path / "etc-hailo" / "hailo-depth.yaml").write_bytes(depth)
+    (tmp_path / "xdg" / "hailo-depth" / "hailo-depth.json").write_bytes(depth_json)
     return tmp_path
+
+
+@pytest.fixture
+def device(tmp_path):
+    """A device's files in tmp_path, and stand-ins for systemctl and systemd-run."""
+    return make_device(tmp_path)
 
 
 def run(device, args, check_mode=False, diff=False, fail_restart="", squatted=()):

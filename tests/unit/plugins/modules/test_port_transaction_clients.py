@@ -19,7 +19,7 @@ import pytest
 
 # Same directory: the module runner, the stand-ins, the health stub; the fixture `server` is used by name.
 from test_port_transaction import (  # noqa: F401 pylint: disable=import-error,unused-import
-    COLLECTIONS_DIR, FAKE_SYSTEMD_RUN, MODULE, RUNNER, Health, calls, free_port, move_depth, server)
+    COLLECTIONS_DIR, MODULE, RUNNER, Health, calls, free_port, make_device, move_depth, server)
 
 # Like test_port_transaction's, and says the client unit runs (it is restarted only then).
 FAKE_SYSTEMCTL = """#!/bin/sh
@@ -48,17 +48,8 @@ HAILO_UID = 1000
 
 @pytest.fixture
 def device(tmp_path):
-    bindir = tmp_path / "bin"
-    bindir.mkdir()
-    for name, text in (("systemctl", FAKE_SYSTEMCTL), ("systemd-run", FAKE_SYSTEMD_RUN)):
-        (bindir / name).write_text(text)
-        (bindir / name).chmod(0o755)
-    (tmp_path / "etc-hailo").mkdir()
-    (tmp_path / "units").mkdir()
-    (tmp_path / "xdg" / "hailo-depth").mkdir(parents=True)
-    (tmp_path / "etc-hailo" / "hailo-depth.yaml").write_bytes(b"server:\n  host: 0.0.0.0\n  port: 11439\n")
-    (tmp_path / "xdg" / "hailo-depth" / "hailo-depth.json").write_bytes(
-        b'{\n  "server": {\n    "host": "0.0.0.0",\n    "port": 11439\n  }\n}')
+    make_device(tmp_path, systemctl=FAKE_SYSTEMCTL, depth=b"server:\n  host: 0.0.0.0\n  port: 11439\n",
+                depth_json=b'{\n  "server": {\n    "host": "0.0.0.0",\n    "port": 11439\n  }\n}')
     portal = tmp_path / "opt" / "hailo-web-portal"
     (portal / "venv" / "lib").mkdir(parents=True)
     (portal / "portal_client.py").write_bytes(PORTAL_CLIENT)
