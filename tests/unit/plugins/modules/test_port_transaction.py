@@ -60,13 +60,18 @@ class Health(http.server.BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture
-def server():
+def serve_health():
+    """A healthy HTTP stand-in on a port of its own: yields the port, then stops it."""
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Health)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     yield httpd.server_address[1]
     httpd.shutdown()
+
+
+@pytest.fixture
+def server():
+    yield from serve_health()
 
 
 def free_port():

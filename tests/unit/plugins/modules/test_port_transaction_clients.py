@@ -8,18 +8,16 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import http.server
 import json
 import os
 import subprocess
 import sys
-import threading
 
 import pytest
 
 # Same directory: the module runner, the stand-ins, the health stub; the fixture `server` is used by name.
 from test_port_transaction import (  # noqa: F401 pylint: disable=import-error,unused-import
-    COLLECTIONS_DIR, MODULE, RUNNER, Health, calls, free_port, make_device, move_depth, server)
+    COLLECTIONS_DIR, MODULE, RUNNER, calls, free_port, make_device, move_depth, serve_health, server)
 
 # Like test_port_transaction's, and says the client unit runs (it is restarted only then).
 FAKE_SYSTEMCTL = """#!/bin/sh
@@ -64,11 +62,7 @@ def device(tmp_path):
 @pytest.fixture
 def portal_server():
     """The portal's GET /api/status, on a port of its own."""
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Health)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield httpd.server_address[1]
-    httpd.shutdown()
+    yield from serve_health()
 
 
 def portal(device):
