@@ -34,8 +34,9 @@ class ActionModule(ControllerAction):
                           {"_reconcile_config": data, "item": name})
 
         plan = device_plan(
-            args["facts"], args["catalog"], render_unit, render_config, host=task_vars.get("inventory_hostname"),
-            fleet_plan=args["fleet_plan"], scope=args["scope"], ranges=args["ranges"],
+            args["discovery"], args["catalog"], render_unit, render_config, host=task_vars.get("inventory_hostname"),
+            fleet_map=args["fleet_map"], saved={"device": args["saved_device"]} if args["saved_plan"] else None,
+            scope=args["scope"], ranges=args["ranges"],
             reserved=args["reserved"], json_readers=args["json_readers"],
             unit_settings=args["unit_settings"], config_defaults=args["config_defaults"],
             config_settings=args["config_settings"], config_mode=args["config_mode"],

@@ -6,11 +6,15 @@ controller (see the module's docs)."""
 
 from __future__ import annotations
 
-from ansible_collections.hailo.services.plugins.plugin_utils.controller_action import ControllerAction, documented_spec
+from ansible_collections.hailo.services.plugins.plugin_utils.controller_action import (
+    ControllerAction,
+    device_vars,
+    documented_spec,
+)
+from ansible_collections.hailo.services.plugins.plugin_utils.device_result import device_record
 from ansible_collections.hailo.services.plugins.plugin_utils.fleet import budget_progress, fleet_budget
 
 ARGUMENT_SPEC = documented_spec("fleet_budget")
-RESULT_VAR = "reconcile_result"
 
 
 class ActionModule(ControllerAction):
@@ -20,8 +24,7 @@ class ActionModule(ControllerAction):
 
     def compute(self, args, task_vars):
         hostvars = task_vars.get("hostvars", {})
-        # Every device's own result; a device the rollout never reached has none.
-        results = dict((host, hostvars[host].get(RESULT_VAR) if host in hostvars else None)
-                       for host in args["hosts"])
+        # Every device's Outcome; a device the rollout never reached has none.
+        results = dict((host, device_record(**device_vars(hostvars, host))) for host in args["hosts"])
         budget = fleet_budget(results, args["max_failed_hosts"], args["max_fail_percentage"])
         return {"budget": budget, "progress": budget_progress(budget)}

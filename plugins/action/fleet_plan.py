@@ -8,7 +8,11 @@ from __future__ import annotations
 import json
 import os
 
-from ansible_collections.hailo.services.plugins.plugin_utils.controller_action import ControllerAction, documented_spec
+from ansible_collections.hailo.services.plugins.plugin_utils.controller_action import (
+    ControllerAction,
+    device_vars,
+    documented_spec,
+)
 from ansible_collections.hailo.services.plugins.plugin_utils.fleet_plan import fleet_plan
 
 ARGUMENT_SPEC = documented_spec("fleet_plan")
@@ -35,9 +39,8 @@ class ActionModule(ControllerAction):
 
     def compute(self, args, task_vars):
         hostvars = task_vars.get("hostvars", {})
-        # Every device's own discovery, read here once (a device that has none is recorded as such).
-        discovered = dict((host, hostvars[host].get(args["discovery_var"]) if host in hostvars else None)
-                          for host in args["hosts"])
+        # Every device's own Discovery, read here once (a device that has none is recorded as such).
+        discovered = dict((host, device_vars(hostvars, host)["discovery"]) for host in args["hosts"])
         # The loop results of the read-only discovery of the devices outside --limit.
         outside = dict((item["item"], item) for item in args["outside"] if "item" in item)
         plan = fleet_plan(discovered, args["catalog"], args["hosts"], outside=outside,

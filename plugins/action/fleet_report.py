@@ -11,7 +11,8 @@ import os
 
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.hailo.services.plugins.plugin_utils.controller_action import documented_spec
+from ansible_collections.hailo.services.plugins.plugin_utils.controller_action import device_vars, documented_spec
+from ansible_collections.hailo.services.plugins.plugin_utils.device_result import device_record
 from ansible_collections.hailo.services.plugins.plugin_utils.fleet_report import (
     SOURCE_REFERENCES,
     fleet_report,
@@ -21,13 +22,7 @@ from ansible_collections.hailo.services.plugins.plugin_utils.fleet_report import
 )
 from ansible_collections.hailo.services.plugins.plugin_utils.saved_plan import plan_document, plan_markdown
 
-RESULT_VAR = "reconcile_result"
-
 ARGUMENT_SPEC = documented_spec("fleet_report")
-
-
-def _host_var(hostvars, host, name):
-    return hostvars[host].get(name) if host in hostvars else None
 
 
 class ActionModule(ActionBase):
@@ -42,14 +37,17 @@ class ActionModule(ActionBase):
         hostvars = task_vars.get("hostvars", {})
         _spec, args = self.validate_argument_spec(
             argument_spec=ARGUMENT_SPEC,
-            required_if=[["saved_plan", True, ["discovery_var", "plan_out"]]],
+            required_if=[["saved_plan", True, ["plan_out"]]],
         )
         fleet_plan = args["fleet_plan"]
         hosts = args["hosts"]
         if hosts is None:
             hosts = list(fleet_plan.get("hosts_all") or ())
-        # Every device's own result, read here once; a device the rollout never reached has none.
-        results = dict((host, _host_var(hostvars, host, RESULT_VAR)) for host in hosts)
+        # Every device's Outcome, read here once; a device the rollout never reached has none.
+        check_mode = bool(task_vars.get("ansible_check_mode"))
+        registered = dict((host, device_vars(hostvars, host)) for host in hosts)
+        results = dict((host, device_record(applying=args["applying"], check_mode=check_mode, **found))
+                       for host, found in registered.items())
         result["changed"] = False
 
         generated = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -76,7 +74,7 @@ class ActionModule(ActionBase):
             report = fleet_report(fleet_plan, results, hosts, meta, lost=lost)
             result.update(report=report, **report_outputs(report, report_dir, os.path.exists(source_references)))
             if args["saved_plan"]:
-                facts = dict((host, _host_var(hostvars, host, args["discovery_var"])) for host in hosts)
+                facts = dict((host, found["discovery"]) for host, found in registered.items())
                 document = plan_document(fleet_plan, facts, results, {"generated": generated, "scope": meta["scope"]})
                 result["saved_plan"] = {"document": document, "markdown": plan_markdown(document)}
         except (KeyError, TypeError, AttributeError, ValueError) as exc:

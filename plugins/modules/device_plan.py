@@ -20,8 +20,9 @@ description:
     units and template-mode configs to render (with the role's templates), the hand-tuned
     values and unit directives a render would change that the inventory does not set, the
     steps per service, and the arguments of the device's one M(hailo.services.port_transaction).
-  - A device that drifted from a saved plan (O(fleet_plan) holds C(saved)) fails, naming the
-    drift, before anything changes on it.
+  - A device that must not be touched is data in the result, not a failed task. RV(failure)
+    says why (its discovery failed or it was unreachable, or it drifted from a saved plan,
+    naming the drift). M(hailo.services.apply_change) then fails the device with that message.
 author:
   - hailo.services maintainers (@hailo)
 extends_documentation_fragment:
@@ -31,18 +32,28 @@ extends_documentation_fragment:
   - hailo.services.controller
   - hailo.services.controller.facts
 options:
-  facts:
-    description: The device's M(hailo.services.service_info) result.
+  discovery:
+    description: The device's Discovery (M(hailo.services.discover)'s result).
     type: dict
     required: true
   catalog:
     description: The service catalog (name to its settings), as the role merges it.
     type: dict
     required: true
-  fleet_plan:
+  fleet_map:
     description:
-      - The fleet play's plan (M(hailo.services.fleet_plan)). Without its C(plan), the device
-        gets a map of its own.
+      - The fleet's map (the C(plan) of M(hailo.services.fleet_plan)'s fact), only that part,
+        so that each device's step stays as cheap however large the fleet. Without it, the
+        device gets a map of its own.
+    type: dict
+  saved_plan:
+    description:
+      - Whether a saved plan is applied (C(reconcile_plan_file)); the device is then checked
+        for drift against O(saved_device).
+    type: bool
+    default: false
+  saved_device:
+    description: The saved plan's entry for this device (null when the plan does not cover it).
     type: dict
   scope:
     description: C(fleet) uses the fleet map; C(host) computes a map per device.
@@ -111,7 +122,7 @@ seealso:
 EXAMPLES = r"""
 - name: Work out the device's plan
   hailo.services.device_plan:
-    facts: "{{ discovered }}"
+    discovery: "{{ discovered }}"
     catalog: "{{ my_catalog }}"
   register: device
 
@@ -123,6 +134,10 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+failure:
+  description: Why the device must not be touched (C(msg), C(unreachable)), or null.
+  returned: success
+  type: dict
 ansible_facts:
   description: The device's port map, as the fact C(reconcile_port_plan) (the same as RV(port_plan)).
   returned: success

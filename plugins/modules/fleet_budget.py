@@ -11,7 +11,7 @@ short_description: Internal step, not for direct use (hailo.services.reconcile r
 version_added: 0.1.0
 description:
   - Runs on the controller and never connects to a device. Reads each listed device's
-    C(reconcile_result) (set by the role's C(result.yml) entry point); a device the rollout
+    Outcome (what the role registered on it - its discovery, its change, what applying it did); a device the rollout
     never reached has none.
   - Says whether the devices handled so far failed more than O(max_failed_hosts) or
     O(max_fail_percentage) allow, so that a rollout can stop before its next batch.

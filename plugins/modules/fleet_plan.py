@@ -15,8 +15,8 @@ version_added: 0.1.0
 description:
   - The first play of a fleet rollout, in one task on the controller. It never connects to a
     device.
-  - Reads each listed host's discovery (the variable O(discovery_var), a
-    M(hailo.services.service_info) result) and merges what the devices run into one engine
+  - Reads each listed host's Discovery (the M(hailo.services.discover) result the role
+    registers as C(__reconcile_discovery)) and merges what the devices run into one engine
     input; a device that could not be discovered is recorded as skipped, with the reason.
   - Computes the fleet's port map with the engine (the C(hailo.services.reconcile_ports)
     filter), checks the canary batches O(serial), and works out the moves for the services'
@@ -38,10 +38,6 @@ options:
     description: The devices of the rollout.
     type: list
     elements: str
-    required: true
-  discovery_var:
-    description: The host variable that holds each device's discovery.
-    type: str
     required: true
   outside:
     description:
@@ -89,17 +85,14 @@ EXAMPLES = r"""
 - name: Compute the fleet map from every device's services
   hailo.services.fleet_plan:
     hosts: "{{ ansible_play_hosts_all }}"
-    discovery_var: discovered
     catalog: "{{ my_catalog }}"
     serial: [1, "25%", "100%"]
-  run_once: true
-  delegate_to: localhost
-  delegate_facts: true
+  run_once: true  # the fact is then set on every device of the play
 """
 
 RETURN = r"""
 ansible_facts:
-  description: The plan.
+  description: The plan, set on every device of the play (the task runs once).
   returned: success
   type: complex
   contains:

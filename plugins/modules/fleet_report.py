@@ -11,7 +11,7 @@ short_description: Internal step, not for direct use (hailo.services.reconcile r
 version_added: 0.1.0
 description:
   - Runs on the controller and never connects to a device. Reads each listed device's
-    C(reconcile_result) (set by the role's C(result.yml) entry point); a device the rollout
+    Outcome (what the role registered on it - its discovery, its change, what applying it did); a device the rollout
     never reached has none.
   - Builds the fleet report - a summary, what clients must change,
     the fleet map and, per device, the old and new port of each service, what was restarted,
@@ -72,7 +72,7 @@ options:
     elements: list
     default: []
   saved_plan:
-    description: Also build and write the saved plan. Needs O(fleet_plan), O(discovery_var) and O(plan_out).
+    description: Also build and write the saved plan. Needs O(fleet_plan) and O(plan_out).
     type: bool
     default: false
   plan_out:
@@ -82,9 +82,6 @@ options:
     description: Whether the run fails when a device failed; then no saved plan is written.
     type: bool
     default: true
-  discovery_var:
-    description: The host variable that holds each device's discovery (a M(hailo.services.service_info) result), for the saved plan.
-    type: str
   active_hosts:
     description:
       - The hosts still in the run (C(ansible_play_hosts) of the report's play). A device of the

@@ -14,6 +14,18 @@ import importlib
 import yaml
 from ansible.plugins.action import ActionBase
 
+# What the role registers on each device, step by step: Discovery, DeviceChange, Outcome (and a
+# health check's result under --tags verify). The fleet's report and its budget read them here.
+DEVICE_VARS = {"discovery": "__reconcile_discovery", "change": "__reconcile_change",
+               "outcome": "__reconcile_outcome", "health": "__reconcile_health"}
+
+
+def device_vars(hostvars, host):
+    """The results the role registered on ``host`` (see ``DEVICE_VARS``); None where it has none."""
+    found = hostvars[host] if host in hostvars else {}
+    return dict((key, found.get(name)) for key, name in DEVICE_VARS.items())
+
+
 # The keys of a documented option that are also argument spec keys.
 _SPEC_KEYS = ("type", "elements", "default", "choices", "required", "aliases", "no_log")
 

@@ -27,12 +27,13 @@ from ansible_collections.hailo.services.plugins.plugin_utils.rollout import (
     rollout_actions,
     rollout_steps,
 )
-from ansible_collections.hailo.services.plugins.plugin_utils.saved_plan import plan_drift
+from ansible_collections.hailo.services.plugins.plugin_utils.saved_plan import device_drift
 from ansible_collections.hailo.services.plugins.plugin_utils.unit_file import units_from_facts, units_plan
 
 
-class DevicePlanError(ValueError):
-    """A device the rollout must not touch; the message says why and what to do."""
+# The change of a device that must not be touched: nothing to write, restart or check.
+EMPTY_CHANGE = {"current": {}, "port_plan": {"ports": {}, "changes": [], "restart_order": []}, "table": [],
+                "steps": [], "actions": {}, "config_changes": [], "unit_refusals": [], "refusal": "", "health": []}
 
 
 def catalog_units(catalog):
@@ -62,35 +63,50 @@ def unit_refusal(host, refusals):
             "(check mode with --diff shows each unit's diff)." % (host, "; ".join(refusals)))
 
 
-def device_plan(facts, catalog, render_unit, render_config, host=None, fleet_plan=None, scope="fleet",
-                ranges=None, reserved=(), json_readers=(), unit_settings=None, config_defaults=None,
+def unreachable_or_failed(host, discovery):
+    """Why a device cannot be planned from its discovery (a failure, as data), or None."""
+    discovery = discovery or {}
+    if discovery.get("unreachable"):
+        return {"msg": "%s is unreachable: %s" % (host, discovery.get("msg") or "no connection"), "unreachable": True}
+    if discovery.get("failed"):
+        return {"msg": discovery.get("msg") or "the discovery failed"}
+    return None
+
+
+def device_plan(discovery, catalog, render_unit, render_config, host=None, fleet_map=None, saved=None,
+                scope="fleet", ranges=None, reserved=(), json_readers=(), unit_settings=None, config_defaults=None,
                 config_settings=None, config_mode="edit", unit_dir="/etc/systemd/system",
                 config_force=False, unit_force=False, plan_file=None):
-    """Everything the role needs to change one device, from its discovery.
+    """Everything the role needs to change one device (its DeviceChange), from its Discovery.
 
-    :param facts: the device's ``service_info`` result (``services``, ``in_use``).
+    :param discovery: the device's ``service_info`` result (``services``, ``in_use``).
     :param render_unit: ``render_unit(body) -> text``, a unit file from its directives.
     :param render_config: ``render_config(name, data) -> text``, a template-mode YAML config.
-    :param fleet_plan: the fleet play's plan (``plan``, ``saved``); None when the role runs on
-        its own, which computes a map for the device alone.
+    :param fleet_map: the FleetMap's engine output (``ports``, ``changes``, ``restart_order``);
+        None when the role runs on its own, which computes a map for the device alone.
+    :param saved: when a saved plan is applied, ``{"device": its entry for this device or None}``.
     :returns: ``port_plan`` (the engine's shape, for this device), ``current`` (the engine's
         input), ``table`` (lines), ``steps``, ``actions`` (``port_transaction``'s arguments),
         ``config_changes`` and ``unit_refusals`` with ``refusal`` (the message, or None when
-        nothing is refused or the matching force is set), and ``health`` (the checks of the
-        device as it is).
+        nothing is refused or the matching force is set), ``health`` (the checks of the
+        device as it is) and ``failure`` (None, or why the device must not be touched: its
+        discovery failed, or it drifted from the saved plan).
     """
-    fleet_plan = fleet_plan or {}
+    failure = unreachable_or_failed(host, discovery)
+    if failure is not None:
+        return dict(EMPTY_CHANGE, failure=failure)
+    facts = discovery
     discovered = (facts or {}).get("services") or {}
-    if fleet_plan.get("saved") is not None:
-        drift = plan_drift(fleet_plan["saved"], host, facts)
+    if saved is not None:
+        drift = device_drift(saved.get("device"), host, facts)
         if drift:
-            raise DevicePlanError(
+            return dict(EMPTY_CHANGE, failure={"msg": (
                 "%s drifted from the saved plan %s: %s. Nothing was changed; make a new plan (playbooks/plan.yml) "
-                "and review it." % (host, plan_file, "; ".join(drift)))
+                "and review it." % (host, plan_file, "; ".join(drift)))})
     current = device_services(discovered, catalog)
-    from_fleet = scope == "fleet" and fleet_plan.get("plan") is not None
+    from_fleet = scope == "fleet" and fleet_map is not None
     if from_fleet:
-        port_plan = host_plan(fleet_plan["plan"], discovered)
+        port_plan = host_plan(fleet_map, discovered)
     else:
         port_plan = reconcile(current, ranges=ranges or None, reserved=reserved,
                               in_use=(facts or {}).get("in_use") if discovered else [])
@@ -125,4 +141,5 @@ def device_plan(facts, catalog, render_unit, render_config, host=None, fleet_pla
         "unit_refusals": unit_refusals,
         "refusal": refusals[0] if refusals else "",  # the config's first, as it is checked first
         "health": health_targets(steps, ports="current"),
+        "failure": None,
     }

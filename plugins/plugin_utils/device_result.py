@@ -70,3 +70,27 @@ def device_failure_message(host, steps, cause, transaction=None, revert=None, af
         revert_error=reverted.get("msg") if reverted.get("failed") else None,
         confirm_timeout=confirm_timeout, transaction_timeout=transaction_timeout,
         confirm_by=done.get("confirm_by"))["message"]
+
+
+def device_record(discovery=None, change=None, outcome=None, health=None, applying=True, check_mode=False):
+    """A device's Outcome, read from what the rollout registered for it, or None when the rollout
+    never reached it (a batch the failure budget stopped).
+
+    :param change: its DeviceChange (``device_plan``'s result), or None.
+    :param outcome: ``apply_change``'s result, whose ``record`` is the Outcome when it ran.
+    :param health: a ``health_check`` result (``--tags verify``).
+    Without ``apply_change`` (``--tags plan``, ``--tags verify``), the Outcome is what the change
+    would do, with the device's failure (its discovery, a drift) and its health.
+    """
+    record = _ran(outcome).get("record")
+    if record is not None:
+        return record
+    change = _ran(change)
+    if not change:
+        return None
+    failure = change.get("failure")
+    checked = _ran(health)
+    if failure is None and checked.get("failed"):
+        failure = {"msg": checked.get("msg") or "a health check failed"}
+    return device_result(change.get("steps"), change.get("actions"), discovery=discovery, failure=failure,
+                         health=health, applying=applying, check_mode=check_mode)

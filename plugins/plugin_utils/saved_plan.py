@@ -106,7 +106,11 @@ def plan_drift(doc, host, facts):
     Returns a list of messages (empty: no drift). A device the plan does not cover is drift.
     """
     check_plan(doc)
-    device = doc["devices"].get(host)
+    return device_drift(doc["devices"].get(host), host, facts)
+
+
+def device_drift(device, host, facts):
+    """:func:`plan_drift` for one device's entry of a checked plan (None: not in the plan)."""
     if device is None:
         return ["%s is not in the plan" % host]
     before, now = device["seen"], _seen(facts)

@@ -1,11 +1,15 @@
-"""The role's controller-side steps as actions: fleet_plan and device_result (no play needed),
-and the base they share (validation, a ValueError fails the task naming its culprit)."""
+"""The role's steps as actions (no play needed): fleet_plan on the controller; discover and
+apply_change, whose module calls on the device are replaced by recorded answers; and the base
+they share (validation, a ValueError fails the task naming its culprit)."""
 from unittest import mock
 
+import pytest
+from ansible.errors import AnsibleConnectionFailure
 from ansible.playbook.play_context import PlayContext
 from ansible.playbook.task import Task
 
-from ansible_collections.hailo.services.plugins.action.device_result import ActionModule as DeviceResult
+from ansible_collections.hailo.services.plugins.action.apply_change import ActionModule as ApplyChange
+from ansible_collections.hailo.services.plugins.action.discover import ActionModule as Discover
 from ansible_collections.hailo.services.plugins.action.fleet_plan import ActionModule as FleetPlan
 
 CATALOG = {"hailo-face": {"port": 5002, "frozen": True}, "hailo-piper": {"port": 5002}}
@@ -16,21 +20,52 @@ def found(port):
 
 
 HOSTVARS = {
-    "pi1": {"discovered": {"services": {"hailo-face": found(5002), "hailo-piper": found(5002)}, "in_use": []}},
-    "pi2": {"discovered": {"unreachable": True, "msg": "no route to host"}},
+    "pi1": {"__reconcile_discovery": {"services": {"hailo-face": found(5002), "hailo-piper": found(5002)},
+                                      "in_use": []}},
+    "pi2": {"__reconcile_discovery": {"unreachable": True, "msg": "no route to host"}},
     "pi3": {},
 }
 
 
-def run(cls, args, **task_vars):
+def action(cls, args, check_mode=False):
     task = Task()
     task.args = args
-    action = cls(task, mock.MagicMock(), PlayContext(), loader=None, templar=None, shared_loader_obj=None)
-    return action.run(task_vars=dict({"hostvars": HOSTVARS, "inventory_hostname": "pi1"}, **task_vars))
+    task.check_mode = check_mode
+    return cls(task, mock.MagicMock(), PlayContext(), loader=None, templar=None, shared_loader_obj=None)
+
+
+def run(cls, args, **task_vars):
+    return action(cls, args).run(task_vars=dict({"hostvars": HOSTVARS, "inventory_hostname": "pi1"}, **task_vars))
+
+
+class Device:
+    """The device's answers to the action's module calls, in order; records the calls."""
+
+    def __init__(self, *answers, commands=()):
+        self.answers = list(answers)
+        self.commands = list(commands)
+        self.calls = []
+
+    def execute_module(self, module_name=None, module_args=None, task_vars=None):
+        self.calls.append((module_name.rsplit(".", 1)[-1], dict(module_args)))
+        answer = self.answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    def low_level(self, cmd, **_kwargs):
+        self.calls.append(("command", cmd))
+        return self.commands.pop(0)
+
+    def run(self, cls, args, check_mode=False):
+        step = action(cls, args, check_mode=check_mode)
+        with mock.patch.object(step, "_execute_module", self.execute_module), \
+                mock.patch.object(step, "_low_level_execute_command", self.low_level):
+            return step.run(task_vars={"inventory_hostname": "pi1", "hostvars": HOSTVARS})
 
 
 def test_fleet_plan_reads_every_hosts_discovery_and_returns_the_plan_as_a_fact():
-    result = run(FleetPlan, {"hosts": ["pi1", "pi2", "pi3"], "discovery_var": "discovered", "catalog": CATALOG,
+    result = run(FleetPlan, {"hosts": ["pi1", "pi2", "pi3"], "catalog": CATALOG,
                              "serial": "[1, '50%']",
                              "outside": [{"item": "pi9", "services": {"hailo-piper": found(5003)}, "in_use": []}]})
     assert result["changed"] is False and not result.get("failed")
@@ -44,24 +79,128 @@ def test_fleet_plan_reads_every_hosts_discovery_and_returns_the_plan_as_a_fact()
 
 
 def test_a_bad_value_fails_the_task_naming_it():
-    result = run(FleetPlan, {"hosts": ["pi1"], "discovery_var": "discovered", "catalog": CATALOG, "serial": "[0]"})
+    result = run(FleetPlan, {"hosts": ["pi1"], "catalog": CATALOG, "serial": "[0]"})
     assert result["failed"] is True
     assert result["msg"] == "reconcile_serial: batch size 0 must be at least 1"
 
 
-def test_device_result_records_the_outcome_as_a_fact_and_says_why_it_failed():
-    steps = [{"name": "hailo-piper", "from": 5002, "port": 5003, "was": "serving"}]
-    result = run(DeviceResult, {"steps": steps, "failure": {"msg": "hailo-piper did not answer"},
-                                "transaction": {"failed": True, "rolled_back": True, "restarted": [],
-                                                "rollback": {"restored": ["/etc/hailo/hailo-piper.yaml"],
-                                                             "restarted": ["hailo-piper"]},
-                                                "after": {"services": {"hailo-piper": {"port": 5002, "serving": True}}}},
-                                "cause": "hailo-piper did not answer", "confirm_timeout": 120})
-    record = result["ansible_facts"]["reconcile_result"]
-    assert record["outcome"] == "rolled_back" and record["message"] == "hailo-piper did not answer"
-    assert result["message"] == (
+DISCOVERY = {"config_dir": "/etc/hailo", "journal_dir": "/var/lib/j", "lease_holder": "run-1"}
+
+
+def test_discover_is_one_module_call_on_a_device_without_a_leftover():
+    device = Device({"services": {"hailo-piper": found(5002)}, "in_use": []})
+    result = device.run(Discover, {"discovery": DISCOVERY})
+    assert [name for name, _args in device.calls] == ["service_info"]
+    assert result["services"]["hailo-piper"]["port"] == 5002 and result["changed"] is False
+
+
+def test_discover_reverts_a_dead_runs_change_then_discovers_again():
+    leftover = {"services": {}, "in_use": [], "journal": {"id": "c1", "stage": "restarting"}}
+    device = Device(leftover, {"rollback": {"restored": ["/etc/hailo/hailo-piper.yaml"]}},
+                    {"services": {"hailo-piper": found(5002)}, "in_use": []})
+    result = device.run(Discover, {"discovery": DISCOVERY, "revert_leftover": True})
+    assert [name for name, _args in device.calls] == ["service_info", "port_transaction", "service_info"]
+    assert device.calls[1][1]["state"] == "reverted" and device.calls[1][1]["lease_holder"] == "run-1"
+    assert "stage restarting" in device.calls[1][1]["reason"]
+    assert result["last_revert"] == {"restored": ["/etc/hailo/hailo-piper.yaml"]} and result["changed"] is True
+    assert "reverting it before planning" in result["warnings"][-1]
+
+
+def test_discover_only_names_a_leftover_when_it_may_not_revert_it():
+    device = Device({"services": {}, "in_use": [], "journal": {"id": "c1", "stage": "restarting"}})
+    result = device.run(Discover, {"discovery": DISCOVERY})
+    assert [name for name, _args in device.calls] == ["service_info"]
+    assert "a real run reverts it first" in result["warnings"][-1]
+
+
+@pytest.mark.parametrize("stdout, named", [
+    ("missing python3\nmissing python3-yaml\n", "pi1 lacks python3 and python3-yaml: install the Debian package(s) "
+                                                "python3 python3-yaml"),
+    ("missing python3-yaml\n", "pi1 lacks python3-yaml: install the Debian package(s) python3-yaml"),
+])
+def test_discover_names_the_missing_prerequisite_with_its_package(stdout, named):
+    device = Device({"failed": True, "msg": "MODULE FAILURE", "rc": 127}, commands=[{"rc": 0, "stdout": stdout}])
+    result = device.run(Discover, {"discovery": DISCOVERY})
+    assert result["failed"] is True and result["msg"].startswith(named)
+
+
+def test_discover_keeps_an_unreachable_device_as_data():
+    device = Device(AnsibleConnectionFailure("ssh: connect to host pi1 port 22: No route to host"))
+    result = device.run(Discover, {"discovery": DISCOVERY})
+    assert result["unreachable"] is True and "No route to host" in result["msg"]
+
+
+STEPS = [{"name": "hailo-piper", "from": 5002, "port": 5003, "was": "serving"}]
+CHANGE = {"steps": STEPS, "actions": {"restart": ["hailo-piper"], "previous_ports": {"hailo-piper": 5002}},
+          "refusal": "", "failure": None}
+SETTINGS = {"journal_dir": "/var/lib/j", "lease_holder": "run-1", "confirm_timeout": 120,
+            "transaction_timeout": 300}
+
+
+def apply_args(**change):
+    return {"change": dict(CHANGE, **change), "transaction": SETTINGS, "discovery": {"services": {}},
+            "rediscovery": {"config_dir": "/etc/hailo"}}
+
+
+def test_apply_applies_then_confirms_and_records_the_outcome():
+    device = Device({"changed": True, "id": "c1", "confirm_by": 1.0, "written": ["/etc/hailo/hailo-piper.yaml"],
+                     "restarted": ["hailo-piper"]}, {"changed": True, "lease_released": True})
+    result = device.run(ApplyChange, apply_args())
+    assert [(name, args.get("state")) for name, args in device.calls] == [("port_transaction", None),
+                                                                         ("port_transaction", "confirmed")]
+    assert device.calls[0][1]["restart"] == ["hailo-piper"] and device.calls[0][1]["journal_dir"] == "/var/lib/j"
+    assert not result.get("failed") and result["changed"] is True and result["lease_released"] is True
+    assert result["record"]["outcome"] == "changed" and result["record"]["restarted"] == ["hailo-piper"]
+    assert result["ansible_facts"]["reconcile_result"] == result["record"]
+
+
+def test_apply_fails_a_change_the_device_rolled_back_saying_what_runs_where():
+    device = Device({"failed": True, "rolled_back": True, "msg": "hailo-piper did not answer", "restarted": [],
+                     "rollback": {"restored": ["/etc/hailo/hailo-piper.yaml"], "restarted": ["hailo-piper"]},
+                     "after": {"services": {"hailo-piper": {"port": 5002, "serving": True}}}})
+    result = device.run(ApplyChange, apply_args())
+    assert [name for name, _args in device.calls] == ["port_transaction"]  # rolled back on the device
+    assert result["failed"] is True and result["record"]["outcome"] == "rolled_back"
+    assert result["msg"] == result["record"]["message"] == (
         "Port rollout failed on pi1 and was rolled back. Cause: hailo-piper did not answer. "
         "Restored 1 file(s); restarted hailo-piper. Every service is as it was before. Now: hailo-piper: serving on 5002.")
+
+
+def test_apply_reverts_a_change_that_never_answered_then_discovers_what_runs():
+    device = Device(AnsibleConnectionFailure("connection lost"),
+                    {"changed": True, "rollback": {"restored": ["/etc/hailo/hailo-piper.yaml"],
+                                                   "restarted": ["hailo-piper"]}},
+                    {"services": {"hailo-piper": {"port": 5002, "serving": True}}})
+    result = device.run(ApplyChange, apply_args())
+    assert [(name, args.get("state")) for name, args in device.calls] == [
+        ("port_transaction", None), ("port_transaction", "reverted"), ("service_info", None)]
+    assert device.calls[2][1]["services"] == ["hailo-piper"]
+    assert result["failed"] is True and "pi1 became unreachable mid-change: connection lost" in result["msg"]
+    assert result["record"]["outcome"] == "unreachable"
+
+
+def test_apply_touches_no_device_the_plan_says_must_not_be_touched():
+    for change in ({"failure": {"msg": "pi1 is unreachable: no route", "unreachable": True}},
+                   {"refusal": "Switching pi1 to config_mode template would change hand-tuned values"}):
+        device = Device()
+        result = device.run(ApplyChange, apply_args(**change))
+        assert device.calls == [] and result["failed"] is True
+        assert result["record"]["outcome"] == ("unreachable" if "failure" in change else "failed")
+
+
+def test_apply_in_check_mode_shows_the_diffs_of_a_refused_change_and_records_the_failure():
+    device = Device({"changed": True, "diff": [{"before": "a", "after": "b"}]})
+    result = device.run(ApplyChange, apply_args(refusal="Switching pi1 ... refused"), check_mode=True)
+    assert not result.get("failed") and result["diff"] == [{"before": "a", "after": "b"}]
+    assert result["warnings"] == ["Switching pi1 ... refused"]
+    assert result["record"]["outcome"] == "failed" and "ansible_facts" not in result
+
+
+def test_apply_records_without_touching_the_device_when_the_run_does_not_apply():
+    device = Device()
+    result = device.run(ApplyChange, dict(apply_args(), applying=False))
+    assert device.calls == [] and result["record"]["check_mode"] is True
+    assert result["record"]["outcome"] == "changed" and result["record"]["restarted"] == ["hailo-piper"]  # would
 
 
 def test_every_action_validates_what_its_documentation_says():
@@ -72,13 +211,13 @@ def test_every_action_validates_what_its_documentation_says():
 
     from ansible_collections.hailo.services.plugins.plugin_utils.controller_action import spec_from_options
 
-    for name in ("check_input", "device_plan", "device_result", "fleet_budget", "fleet_plan", "fleet_report",
-                 "source_report"):
-        action = importlib.import_module("ansible_collections.hailo.services.plugins.action." + name)
+    for name in ("apply_change", "check_input", "device_plan", "discover", "fleet_budget", "fleet_plan",
+                 "fleet_report", "source_report"):
+        action_module = importlib.import_module("ansible_collections.hailo.services.plugins.action." + name)
         doc = yaml.safe_load(importlib.import_module("ansible_collections.hailo.services.plugins.modules." + name)
                              .DOCUMENTATION)
-        assert action.ARGUMENT_SPEC == spec_from_options(doc["options"]), name
-        assert action.ARGUMENT_SPEC, name
+        assert action_module.ARGUMENT_SPEC == spec_from_options(doc["options"]), name
+        assert action_module.ARGUMENT_SPEC, name
     path = {"type": "str", "required": True, "description": "x"}
     documented = {"settings": {"type": "dict", "suboptions": {"path": path}}}
     nested = spec_from_options(documented)

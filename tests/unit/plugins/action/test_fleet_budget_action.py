@@ -6,10 +6,12 @@ from ansible.playbook.task import Task
 
 from ansible_collections.hailo.services.plugins.action.fleet_budget import ActionModule
 
+# What the role registered: each device's Outcome is the record of its apply_change result.
 HOSTVARS = {
-    "pi1": {"reconcile_result": {"outcome": "changed"}},
-    "pi2": {"reconcile_result": {"outcome": "rolled_back", "message": "health check failed"}},
-    "pi3": {},
+    "pi1": {"__reconcile_outcome": {"record": {"outcome": "changed"}}},
+    "pi2": {"__reconcile_outcome": {"failed": True, "record": {"outcome": "rolled_back",
+                                                                "message": "health check failed"}}},
+    "pi3": {"__reconcile_discovery": {"services": {}}},  # discovered, in a batch not reached yet
 }
 
 

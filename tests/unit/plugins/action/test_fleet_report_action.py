@@ -19,11 +19,13 @@ FLEET_PLAN = {
              "changes": [{"service": "hailo-depth", "from": 11436, "to": 11437, "reason": "shared 11436"}],
              "restart_order": ["hailo-depth"]},
 }
+# What the role registered: each device's Discovery, and its Outcome (apply_change's record).
 HOSTVARS = {
-    "pi1": {"reconcile_result": {"outcome": "changed", "restarted": ["hailo-depth"],
-                                 "ports": [{"name": "hailo-depth", "from": 11436, "port": 11437}]},
-            "discovered": {"services": {"hailo-depth": {"port": 11436, "checksum": "a"}}}},
-    "pi2": {"reconcile_result": {"outcome": "rolled_back", "message": "health check failed"}},
+    "pi1": {"__reconcile_outcome": {"record": {"outcome": "changed", "restarted": ["hailo-depth"],
+                                               "ports": [{"name": "hailo-depth", "from": 11436, "port": 11437}]}},
+            "__reconcile_discovery": {"services": {"hailo-depth": {"port": 11436, "checksum": "a"}}}},
+    "pi2": {"__reconcile_outcome": {"failed": True, "record": {"outcome": "rolled_back",
+                                                                "message": "health check failed"}}},
     "pi3": {},
 }
 
@@ -85,7 +87,7 @@ def test_a_report_dir_that_cannot_be_written_fails_naming_it(tmp_path):
 
 def test_the_saved_plan_when_asked(tmp_path):
     args = {"fleet_plan": FLEET_PLAN, "report_dir": str(tmp_path), "max_failed_hosts": 0,
-            "max_fail_percentage": 100, "saved_plan": True, "discovery_var": "discovered",
+            "max_fail_percentage": 100, "saved_plan": True,
             "plan_out": str(tmp_path / "plans" / "fleet-plan"), "fail_on_device_error": False}
     result = run(args)
     document = result["saved_plan"]["document"]
@@ -110,7 +112,7 @@ def test_the_saved_plan_when_asked(tmp_path):
     ({"max_failed_hosts": 0, "max_fail_percentage": 100, "report_dir": "/tmp"}, "fleet_plan"),
     ({"fleet_plan": {}, "max_failed_hosts": 0, "max_fail_percentage": 100}, "report_dir"),
     ({"fleet_plan": {}, "report_dir": "/tmp", "max_failed_hosts": 0, "max_fail_percentage": 100,
-      "saved_plan": True}, "discovery_var, plan_out"),
+      "saved_plan": True}, "plan_out"),
 ])
 def test_missing_arguments_are_named(args, culprit):
     with pytest.raises(Exception, match=culprit):

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from ansible_collections.hailo.services.plugins.plugin_utils.device_plan import DevicePlanError, device_plan
+from ansible_collections.hailo.services.plugins.plugin_utils.device_plan import device_plan
 from ansible_collections.hailo.services.plugins.plugin_utils.device_result import (
     device_result,
     outcome,
@@ -51,9 +51,9 @@ def test_a_device_on_its_own_gets_its_own_map_and_one_transaction():
 
 
 def test_the_fleet_map_is_cut_down_to_the_device():
-    fleet = {"plan": {"ports": {"hailo-ocr": 11436, "hailo-depth": 11440, "hailo-face": 5002, "hailo-piper": 5003},
-                      "changes": [], "restart_order": []}}
-    plan = device_plan(FACTS, CATALOG, never, never, host="pi1", fleet_plan=fleet)
+    fleet_map = {"ports": {"hailo-ocr": 11436, "hailo-depth": 11440, "hailo-face": 5002, "hailo-piper": 5003},
+                 "changes": [], "restart_order": []}
+    plan = device_plan(FACTS, CATALOG, never, never, host="pi1", fleet_map=fleet_map)
     assert plan["port_plan"]["ports"]["hailo-depth"] == 11440
     assert plan["table"] == []  # the fleet play showed the fleet's map
 
@@ -99,11 +99,17 @@ def test_a_refusal_names_the_device_and_the_force_variable():
 
 
 def test_drift_from_a_saved_plan_is_refused_naming_the_plan():
-    saved = {"format": "hailo.services/fleet-plan/v1", "fleet_map": {}, "changes": [], "restart_order": [],
-             "devices": {}}
-    with pytest.raises(DevicePlanError, match=r"pi1 drifted from the saved plan plans/p.json: pi1 is not in the plan"):
-        device_plan(FACTS, CATALOG, never, never, host="pi1", fleet_plan={"plan": {}, "saved": saved},
-                    plan_file="plans/p.json")
+    plan = device_plan(FACTS, CATALOG, never, never, host="pi1", fleet_map={}, saved={"device": None},
+                       plan_file="plans/p.json")
+    assert plan["failure"]["msg"].startswith("pi1 drifted from the saved plan plans/p.json: pi1 is not in the plan")
+    assert plan["actions"] == {} and plan["steps"] == []  # nothing to change
+
+
+def test_a_device_that_was_not_discovered_is_a_failure_as_data():
+    unreachable = device_plan({"unreachable": True, "msg": "no route"}, CATALOG, never, never, host="pi1")
+    assert unreachable["failure"] == {"msg": "pi1 is unreachable: no route", "unreachable": True}
+    failed = device_plan({"failed": True, "msg": "pi1 lacks python3-yaml"}, CATALOG, never, never, host="pi1")
+    assert failed["failure"] == {"msg": "pi1 lacks python3-yaml"} and failed["steps"] == []
 
 
 def test_the_outcome_of_each_shape_of_result():

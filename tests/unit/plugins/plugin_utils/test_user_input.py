@@ -29,7 +29,7 @@ def problems(variables, hosts=("pi1",)):
 
 
 def test_every_entry_points_options_are_known():
-    assert {"reconcile_scope", "reconcile_report_batches", "reconcile_failure", "source_tree_path"} <= set(OPTIONS)
+    assert {"reconcile_scope", "reconcile_report_batches", "source_tree_path"} <= set(OPTIONS)
 
 
 def test_valid_values_and_text_from_e_pass():

@@ -1,0 +1,123 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to hailo.services
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Action for hailo.services.apply_change: one device's change applied and confirmed, or rolled
+back, and its Outcome, in one task (see the module's docs)."""
+
+from __future__ import annotations
+
+from ansible.errors import AnsibleConnectionFailure
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.hailo.services.plugins.plugin_utils.controller_action import documented_spec
+from ansible_collections.hailo.services.plugins.plugin_utils.deadline import Deadline, within
+from ansible_collections.hailo.services.plugins.plugin_utils.device_result import device_failure_message, device_result
+
+ARGUMENT_SPEC = documented_spec("apply_change")
+
+# The longest a confirmation may take: it only disarms the device's revert timer.
+CONFIRM_SECONDS = 60
+
+
+class ActionModule(ActionBase):
+    """Applies a DeviceChange as one transaction, confirms it, and records the Outcome."""
+
+    TRANSFERS_FILES = False
+    _requires_connection = True
+
+    def _module(self, name, module_args, task_vars, seconds, what):
+        """Runs a module of the collection on the device within ``seconds``; a lost connection
+        or a missed deadline is a result, as the device's failure, not an exception."""
+        try:
+            with within(seconds, what):
+                return self._execute_module(module_name="hailo.services." + name, module_args=module_args,
+                                            task_vars=task_vars)
+        except AnsibleConnectionFailure as exc:
+            return {"unreachable": True, "msg": str(exc)}
+        except Deadline as exc:
+            return {"failed": True, "msg": str(exc)}
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        task_vars = task_vars or {}
+        _spec, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        host = task_vars.get("inventory_hostname")
+        check_mode = bool(self._task.check_mode)
+        change, settings, applying = args["change"], args["transaction"], args["applying"]
+        steps = change.get("steps") or []
+        actions = change.get("actions") or {}
+
+        def outcome(failure=None, transaction=None, revert=None, cause=None):
+            return device_result(steps, actions, discovery=args["discovery"], failure=failure,
+                                 transaction=transaction, revert=revert, cause=cause, applying=applying,
+                                 check_mode=check_mode)
+
+        def fail(message, **record_args):
+            failure = {"msg": message, "unreachable": bool(record_args.pop("unreachable", False))}
+            record = outcome(failure=failure, **record_args)
+            result.update(failed=True, msg=message, record=record, changed=False)
+            return result
+
+        # The device's own guards, as data from the plan: a failed discovery, a drift, a refusal.
+        if change.get("failure"):
+            return fail(change["failure"]["msg"], unreachable=change["failure"].get("unreachable"))
+        if not applying:  # --tags plan without apply, or a saved plan being written
+            result.update(changed=False, record=outcome(), ansible_facts={"reconcile_result": outcome()})
+            return result
+        if change.get("refusal") and not check_mode:
+            return fail(change["refusal"])
+
+        transaction = self._module("port_transaction", dict(settings, **actions), task_vars,
+                                   settings.get("transaction_timeout"), "the change")
+        cause = None
+        confirm = None
+        if transaction.get("unreachable"):
+            cause = "%s became unreachable mid-change: %s" % (host, transaction.get("msg") or "no connection")
+        elif transaction.get("failed"):
+            cause = transaction.get("msg") or "the change failed"
+        elif transaction.get("confirm_by") is not None and not check_mode:
+            confirm = self._module("port_transaction", {
+                "state": "confirmed", "journal_dir": settings["journal_dir"], "id": transaction["id"],
+                "lease_holder": settings.get("lease_holder"),
+            }, task_vars, CONFIRM_SECONDS, "the confirmation")
+            if confirm.get("unreachable"):
+                cause = "%s became unreachable before the change was confirmed: %s" % (
+                    host, confirm.get("msg") or "no connection")
+            elif confirm.get("failed"):
+                cause = confirm.get("msg") or "the confirmation failed"
+        result.update(transaction=transaction, confirm=confirm,
+                      lease_released=bool(transaction.get("lease_released") or (confirm or {}).get("lease_released")))
+        if "diff" in transaction:
+            result["diff"] = transaction["diff"]
+
+        if cause is None:
+            refusal = change.get("refusal") if check_mode else None
+            record = outcome(failure={"msg": refusal} if refusal else None, transaction=transaction)
+            result.update(changed=bool(transaction.get("changed")), record=record)
+            if refusal:  # check mode: the diffs above show what the refused change would do
+                result["warnings"] = [refusal]
+            else:
+                result["ansible_facts"] = {"reconcile_result": record}
+            return result
+        if check_mode:
+            return fail("Port rollout check failed on %s: %s. Check mode changed nothing." % (host, cause),
+                        transaction=transaction)
+
+        # The transaction rolls itself back when a step fails; when it never answered (timed out,
+        # connection lost) or the confirmation failed, the change is reverted from here, and if
+        # the device cannot be reached at all its revert timer does it.
+        revert = after = None
+        if not transaction.get("rolled_back"):
+            revert = self._module("port_transaction", {
+                "state": "reverted", "journal_dir": settings["journal_dir"], "id": transaction.get("id"),
+                "lease_holder": settings.get("lease_holder"),
+            }, task_vars, settings.get("transaction_timeout"), "the revert")
+            if not (revert.get("unreachable") or revert.get("failed")):
+                after = self._module("service_info", dict(args["rediscovery"], services=sorted(
+                    actions.get("previous_ports") or {})), task_vars, 120, "the discovery after the revert")
+            result.update(revert=revert, after=after,
+                          lease_released=result["lease_released"] or bool(revert.get("lease_released")))
+        message = device_failure_message(
+            host, steps, cause, transaction=transaction, revert=revert, after=after,
+            confirm_timeout=settings.get("confirm_timeout"), transaction_timeout=settings.get("transaction_timeout"))
+        return fail(message, transaction=transaction, revert=revert, cause=cause)
