@@ -71,6 +71,7 @@ class ActionModule(ActionBase):
         _spec, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
         module_args = dict(args["discovery"])
         warnings = []
+        reverted = False
         try:
             if args["install_prerequisites"]:
                 installed = self._low_level_execute_command(INSTALL)
@@ -90,21 +91,22 @@ class ActionModule(ActionBase):
                     warnings.append("%s holds an unfinished change %s (stopped at stage %s); reverting it before "
                                     "planning." % (host, journal.get("id"), journal.get("stage")))
                     with within(args["revert_timeout"]):
-                        reverted = self._module("port_transaction", {
+                        revert = self._module("port_transaction", {
                             "state": "reverted", "journal_dir": module_args.get("journal_dir"),
                             "lease_holder": module_args.get("lease_holder"), "reason": leftover_reason(journal),
                         }, task_vars)
-                    if not reverted.get("failed"):
+                    if not revert.get("failed"):
                         # Plan from the device as it was before the unfinished change.
-                        found = dict(self._discover(module_args, task_vars), last_revert=reverted.get("rollback"))
+                        found = dict(self._discover(module_args, task_vars), last_revert=revert.get("rollback"))
+                        reverted = True
                     else:
-                        warnings.append("reverting %s failed: %s" % (journal.get("id"), reverted.get("msg")))
+                        warnings.append("reverting %s failed: %s" % (journal.get("id"), revert.get("msg")))
         except AnsibleConnectionFailure as exc:
             found = {"unreachable": True, "msg": str(exc)}
         except Deadline as exc:
             found = {"failed": True, "msg": str(exc)}
         result.update(found)
-        result["changed"] = bool(result.get("installed")) or "last_revert" in found
+        result["changed"] = bool(result.get("installed")) or reverted
         if warnings:
             result["warnings"] = list(result.get("warnings") or []) + warnings
         return result

@@ -179,7 +179,7 @@ def test_ansible_runner_kept_what_an_awx_job_shows():
     assert fleet["summary"]["failed_devices"] == ["hailo-fleet-pi2"]
     assert sorted(c["service"] for c in fleet["client_changes"]) == ["hailo-depth", "hailo-piper", "hailo-pose"]
     # pi2's change failed its health check on the device (and was rolled back there); pi3 was never reached
-    assert any((task or "").startswith("Apply the change on the device") for task in run["failed_tasks"]["hailo-fleet-pi2"])
+    assert any((task or "").startswith("Apply the device's change as one transaction") for task in run["failed_tasks"]["hailo-fleet-pi2"])
     assert "hailo-fleet-pi3" not in run["failed_tasks"]
 
 
