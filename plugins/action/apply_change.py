@@ -66,6 +66,13 @@ class ActionModule(ActionBase):
             return result
         if change.get("refusal") and not check_mode:
             return fail(change["refusal"])
+        if change.get("noop"):  # the discovery's probes showed every service healthy where it is
+            probes = dict((name, found["probe"]) for name, found in
+                          ((args["discovery"] or {}).get("services") or {}).items() if "probe" in found)
+            record = device_result(steps, actions, discovery=args["discovery"], health={"services": probes},
+                                   applying=applying, check_mode=check_mode)
+            result.update(changed=False, record=record, ansible_facts={"reconcile_result": record})
+            return result
 
         transaction = self._module("port_transaction", dict(settings, **actions), task_vars,
                                    settings.get("transaction_timeout"), "the change")

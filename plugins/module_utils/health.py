@@ -580,19 +580,9 @@ def check_service(name, port, path, host, deadline, timeout, interval, progress=
             progress["attempts"] = attempts
             progress["started"] = time.monotonic()
         probe = probe_once(host, port, path, remaining)
-        refusal = holder = None
-        if probe["kind"] == KIND_HTTP:
-            other = _named_service(probe["body"])
-            if other is not None and canonical_service_name(other) == canonical_service_name(name):
-                other = None
-            if other is not None or 200 <= probe["status"] < 300:
-                refusal, holder = _ownership(port, unit, listeners)
-                if other is not None:
-                    refusal = "port %d answers as %s, not %s%s" % (
-                        port, other, name, " (held by %s)" % holder if holder else "")
-                elif refusal is None:
-                    return _entry(True, probe, attempts, port, path, _success_detail(probe, attempts),
-                                  unit, None)
+        accepted, refusal, holder = _accept(name, port, unit, probe, listeners)
+        if accepted:
+            return _entry(True, probe, attempts, port, path, _success_detail(probe, attempts), unit, None)
         # Anything else, another program on the port included, may still change before the
         # deadline: a squatter can exit and the service bind behind it.
         remaining = deadline - time.monotonic()
@@ -604,6 +594,34 @@ def check_service(name, port, path, host, deadline, timeout, interval, progress=
                       "%s, until the %s s deadline" % (refusal, deadline_text), unit, holder)
     return _entry(False, probe, attempts, port, path,
                   _failure_detail(probe, host, port, path, deadline_text), unit, None)
+
+
+def _accept(name, port, unit, probe, listeners):
+    """``(accepted, refusal, holder)``: whether ``probe`` shows ``name`` healthy on ``port``
+    in its own ``unit``; else why not when the port answered for someone else."""
+    if probe["kind"] != KIND_HTTP:
+        return False, None, None
+    other = _named_service(probe["body"])
+    if other is not None and canonical_service_name(other) == canonical_service_name(name):
+        other = None
+    if other is None and not 200 <= probe["status"] < 300:
+        return False, None, None
+    refusal, holder = _ownership(port, unit, listeners)
+    if other is not None:
+        refusal = "port %d answers as %s, not %s%s" % (port, other, name, " (held by %s)" % holder if holder else "")
+    return refusal is None, refusal, holder
+
+
+def check_once(name, port, path, host, timeout, unit=None, listeners=None):
+    """One probe of one service, no retry (``check_service`` with a single attempt): whether it
+    answers healthy on ``port`` in its own unit now. Ends within ``timeout`` seconds."""
+    unit = service_unit(name, unit)
+    probe = probe_once(host, port, path, timeout)
+    accepted, refusal, holder = _accept(name, port, unit, probe, listeners)
+    if accepted:
+        return _entry(True, probe, 1, port, path, _success_detail(probe, 1), unit, None)
+    detail = refusal or _failure_detail(probe, host, port, path, format_seconds(timeout))
+    return _entry(False, probe, 1, port, path, detail, unit, holder)
 
 
 def _ownership(port, unit, listeners):

@@ -17,6 +17,8 @@ description:
     it turns the device's change (M(hailo.services.device_plan)'s result) into its Outcome.
   - Runs the change on the device as one M(hailo.services.port_transaction), then confirms it
     (C(state=confirmed)) so that the device keeps it.
+  - A device with nothing to do (the change's C(noop), decided from the discovery's probes)
+    gets no transaction and no connection; its Outcome is C(ok), with the probes as its health.
   - When the change never answered (timed out, connection lost) or its confirmation failed, it
     reverts the change (C(state=reverted)) and discovers what runs where after the revert
     (M(hailo.services.service_info)). A change that failed on the device was rolled back there.

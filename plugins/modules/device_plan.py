@@ -134,6 +134,13 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+noop:
+  description:
+    - Whether the device has nothing to do - nothing to write, stop, restart or rewrite, no
+      change left by a dead run, and every service that should run answered its one probe in
+      the discovery - so that it gets no transaction.
+  returned: success
+  type: bool
 failure:
   description: Why the device must not be touched (C(msg), C(unreachable)), or null.
   returned: success

@@ -74,6 +74,11 @@ options:
     description:
       - The run that holds the device's lease (the C(reconcile) role names each run). A change,
         a confirmation or a revert is refused while another run's lease is alive.
+      - A change claims the device for this run (its lease) for as long as it can stay
+        unconfirmed; the confirmation, or the change's failure, releases it.
+    type: str
+  lease_controller:
+    description: Who runs the rollout (user@host), written in the lease and named to a second run that finds it.
     type: str
   files:
     description:
@@ -820,7 +825,8 @@ def _claim(module, params, invocation):
         # deadline, and a margin for its revert): a run that dies mid-change holds the device
         # until the device has reverted by itself, no longer.
         expires = time.time() + params["transaction_timeout"] + params["confirm_timeout"] + LEASE_MARGIN
-        transaction.write_lease(params["journal_dir"], params["lease_holder"], expires, (lease or {}).get("controller"))
+        controller = params["lease_controller"] or (lease or {}).get("controller")
+        transaction.write_lease(params["journal_dir"], params["lease_holder"], expires, controller)
 
 
 def _shown(write, data):
@@ -881,6 +887,7 @@ def main():
             reason=dict(type="str", default="reverted by the controller"),
             unit_dir=dict(type="path", default="/etc/systemd/system"),
             lease_holder=dict(type="str"),
+            lease_controller=dict(type="str"),
         ),
         required_if=[("state", "confirmed", ["id"]), ("state", "released", ["lease_holder"])],
         supports_check_mode=True,

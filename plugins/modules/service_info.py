@@ -102,24 +102,34 @@ options:
     type: path
   lease_holder:
     description:
-      - Claim the device for this run before discovering it (needs O(journal_dir)). A run that
-        will change the device takes its lease here, so that no other run plans from, or
-        reverts, a change in flight. M(hailo.services.port_transaction) releases it.
+      - The run that will change the device (needs O(journal_dir)). The discovery claims
+        nothing itself (M(hailo.services.port_transaction) claims the device for its change),
+        but it never reads a device while another run's claim is alive, so that no run plans
+        from, or reverts, a change in flight.
       - While another run's lease is alive the module waits up to O(lease_wait) seconds, then
-        fails naming the holder and the expiry. Ignored in check mode (nothing is written) and
-        on a device without Hailo services.
+        fails naming the holder and the expiry.
     type: str
-  lease_seconds:
-    description: How long the lease lasts unless released (a run that dies holds the device until then).
-    type: int
-    default: 900
   lease_wait:
     description: How long to wait for another run's lease before failing.
     type: float
     default: 60
-  lease_controller:
-    description: Who runs the rollout (user@host), named to a second run that finds the lease.
+  health_paths:
+    description:
+      - Probe each discovered service whose unit is active once, on its current port, with a
+        GET of its health path (service name to path; null for the service's default), and
+        return the answer as
+        RV(services.probe). One attempt, no retry, no wait for a service that is loading.
+      - A rollout decides from it that a device has nothing to do (every service that should
+        run answers on its port), without running a transaction there.
+    type: dict
+  health_host:
+    description: The address the probes connect to.
     type: str
+    default: 127.0.0.1
+  health_timeout:
+    description: The longest one probe may take, in seconds.
+    type: float
+    default: 2
 attributes:
   check_mode:
     support: full
@@ -168,7 +178,8 @@ journal:
 lease:
   description:
     - The device's lease after discovery (C(holder), C(expires) epoch seconds, C(controller)),
-      or null; with O(lease_holder), C(waited) says how long this run waited for it.
+      or null; with O(lease_holder), C(waited) says how long this run waited for another
+      run's lease to end.
   returned: when O(journal_dir) is set
   type: dict
 last_revert:
@@ -223,6 +234,12 @@ services:
       description: The service YAML.
       type: str
       returned: always
+    probe:
+      description:
+        - The one probe of an active service on its port (O(health_paths)), C(ok) (healthy,
+          in its own unit), C(port) and C(detail).
+      type: dict
+      returned: with O(health_paths), for an active service it names
     host:
       description: C(server.host), or V(null) when unset or unreadable.
       type: str
@@ -442,6 +459,7 @@ systemctl_error:
 
 import json
 import os
+import time
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
@@ -453,6 +471,7 @@ from ansible_collections.hailo.services.plugins.module_utils.listeners import (
     unknown_unit_state,
 )
 from ansible_collections.hailo.services.plugins.module_utils import rules, safe_files, transaction
+from ansible_collections.hailo.services.plugins.module_utils.health import check_once, default_path
 from ansible_collections.hailo.services.plugins.module_utils.systemd_unit import mask_environment, parse_unit
 from ansible_collections.hailo.services.plugins.module_utils.yaml_port import (
     HAS_YAML,
@@ -633,9 +652,10 @@ def main():
             allow_root_symlinks=dict(type="bool", default=False),
             journal_dir=dict(type="path"),
             lease_holder=dict(type="str"),
-            lease_seconds=dict(type="int", default=900),
             lease_wait=dict(type="float", default=60),
-            lease_controller=dict(type="str"),
+            health_paths=dict(type="dict"),
+            health_host=dict(type="str", default="127.0.0.1"),
+            health_timeout=dict(type="float", default=2),
         ),
         required_by={"lease_holder": ["journal_dir"]},
         supports_check_mode=True,
@@ -653,9 +673,9 @@ def main():
         names = sorted(set(wanted))
     else:
         names = discover(config_dir)
-    # Claimed before anything is read, so that no change is planned from files in flight; a
-    # device without Hailo services has nothing to change and is not claimed (nor written to).
-    lease = _take_lease(module) if module.params["lease_holder"] and names and not module.check_mode else None
+    # Read only once no other run's change is in flight, so that no change is planned from files
+    # in flight (the change claims the device; see port_transaction).
+    lease = _wait_for_lease(module) if module.params["lease_holder"] and names else None
 
     units = [name + ".service" for name in names]
     states, systemctl_error = query_units(module, units)
@@ -721,6 +741,8 @@ def main():
     held = set((item["port"], item.get("unit")) for item in listeners)
     for name, facts in services.items():
         facts["serving"] = (facts["port"], facts["unit"]["name"]) in held
+    if module.params["health_paths"] is not None:
+        _probe(module.params, services, listeners)
     extra = {}
     if module.params["journal_dir"]:
         try:
@@ -744,23 +766,31 @@ def _read_lease(module):
         module.fail_json(msg=str(err))
 
 
-def _take_lease(module):
-    """Claim the device for this run, waiting a bounded time for another run's claim to end."""
+def _wait_for_lease(module):
+    """Wait, a bounded time, until no other run's claim on the device is alive; claim nothing."""
     params = module.params
-    journal_dir = params["journal_dir"]
-    try:
-        safe_files.check_journal_dir(journal_dir)
-        if not os.path.isdir(journal_dir):
-            os.makedirs(journal_dir, 0o700)
-        lease, waited = transaction.take_lease(journal_dir, params["lease_holder"], params["lease_seconds"],
-                                               wait=params["lease_wait"], controller=params["lease_controller"])
-    except transaction.LeaseHeld as held:
-        module.fail_json(msg="another rollout holds this device: %s; waited %d s (lease_wait). Nothing was "
-                         "planned or changed; run again when it has ended." % (held, params["lease_wait"]),
-                         lease=held.lease, lease_held=True)
-    except (transaction.JournalError, IOError, OSError) as err:
-        module.fail_json(msg="cannot take the device's lease in %s: %s" % (journal_dir, err))
-    return dict(lease, waited=waited)
+    start = time.time()
+    while True:
+        lease = _read_lease(module) if os.path.isdir(params["journal_dir"]) else None
+        waited = time.time() - start
+        if not transaction.held_by_other(lease, params["lease_holder"]):
+            return None if lease is None else dict(lease, waited=round(waited, 1))
+        if waited >= params["lease_wait"]:
+            module.fail_json(msg="another rollout holds this device: %s; waited %d s (lease_wait). Nothing was "
+                             "planned or changed; run again when it has ended."
+                             % (transaction.describe_lease(lease), params["lease_wait"]),
+                             lease=lease, lease_held=True)
+        time.sleep(min(1.0, max(0.05, params["lease_wait"] - waited)))
+
+
+def _probe(params, services, listeners):
+    """One probe of each active service on its current port (``health_paths``): ``probe``."""
+    paths = params["health_paths"]
+    for name, facts in services.items():
+        if name in paths and facts["port"] is not None and facts["unit"].get("active") == "active":
+            entry = check_once(name, facts["port"], paths[name] or default_path(name), params["health_host"],
+                               params["health_timeout"], unit=facts["unit"]["name"], listeners=lambda: listeners)
+            facts["probe"] = {"ok": entry["ok"], "port": facts["port"], "detail": entry["detail"]}
 
 
 if __name__ == "__main__":

@@ -33,7 +33,8 @@ from ansible_collections.hailo.services.plugins.plugin_utils.unit_file import un
 
 # The change of a device that must not be touched: nothing to write, restart or check.
 EMPTY_CHANGE = {"current": {}, "port_plan": {"ports": {}, "changes": [], "restart_order": []}, "table": [],
-                "steps": [], "actions": {}, "config_changes": [], "unit_refusals": [], "refusal": "", "health": []}
+                "steps": [], "actions": {}, "config_changes": [], "unit_refusals": [], "refusal": "", "health": [],
+                "noop": False}
 
 
 def catalog_units(catalog):
@@ -63,6 +64,23 @@ def unit_refusal(host, refusals):
             "(check mode with --diff shows each unit's diff)." % (host, "; ".join(refusals)))
 
 
+def nothing_to_do(discovery, actions, health):
+    """Whether the device is already as its change would leave it, so that it needs no
+    transaction: nothing to write, stop or restart, no client to rewrite, no change a dead run
+    left nor a revert to report, and every service that should run answered its one probe
+    (``service_info``'s ``probe``) on its port. A device without probes is never a no-op."""
+    if discovery.get("journal") or discovery.get("last_revert"):
+        return False
+    if any(actions.get(key) for key in ("files", "restart", "stop_first", "client_ports", "client_review")):
+        return False
+    services = discovery.get("services") or {}
+    for target in health:
+        probe = (services.get(target["name"]) or {}).get("probe") or {}
+        if not probe.get("ok") or probe.get("port") != target["port"]:
+            return False
+    return True
+
+
 def unreachable_or_failed(host, discovery):
     """Why a device cannot be planned from its discovery (a failure, as data), or None."""
     discovery = discovery or {}
@@ -89,8 +107,9 @@ def device_plan(discovery, catalog, render_unit, render_config, host=None, fleet
         input), ``table`` (lines), ``steps``, ``actions`` (``port_transaction``'s arguments),
         ``config_changes`` and ``unit_refusals`` with ``refusal`` (the message, or None when
         nothing is refused or the matching force is set), ``health`` (the checks of the
-        device as it is) and ``failure`` (None, or why the device must not be touched: its
-        discovery failed, or it drifted from the saved plan).
+        device as it is), ``noop`` (nothing to do: see :func:`nothing_to_do`) and ``failure``
+        (None, or why the device must not be touched: its discovery failed, or it drifted from
+        the saved plan).
     """
     failure = unreachable_or_failed(host, discovery)
     if failure is not None:
@@ -126,6 +145,7 @@ def device_plan(discovery, catalog, render_unit, render_config, host=None, fleet
     actions = rollout_actions(steps, port_plan, discovered=discovered, units=units, configs=configs,
                               unit_dir=unit_dir)
     unit_refusals = [line for name in sorted(unit_plan) for line in unit_plan[name].get("refusals") or ()]
+    health = health_targets(steps, ports="current")
     refusals = []
     if config_changes and not config_force:
         refusals.append(config_refusal(host, config_changes))
@@ -140,6 +160,7 @@ def device_plan(discovery, catalog, render_unit, render_config, host=None, fleet
         "config_changes": config_changes,
         "unit_refusals": unit_refusals,
         "refusal": refusals[0] if refusals else "",  # the config's first, as it is checked first
-        "health": health_targets(steps, ports="current"),
+        "health": health,
+        "noop": nothing_to_do(facts or {}, actions, health),
         "failure": None,
     }

@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""service_info claims the device for a run that will change it (its lease), as a subprocess."""
+"""service_info waits for another run's claim on the device (its lease) and claims nothing itself;
+and its one probe per service, as a subprocess."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -17,15 +18,11 @@ def run(tmp_path, args, check_mode=False):
     return run_module(tmp_path, args, check_mode=check_mode)[1]
 
 
-def test_a_run_that_will_change_the_device_claims_it(tmp_path):
+def test_the_discovery_of_a_run_that_will_change_the_device_claims_nothing(tmp_path):
     journal = tmp_path / "journal"
-    result = run(tmp_path, dict(make_tree(tmp_path), journal_dir=str(journal), lease_holder="run-a",
-                                lease_seconds=300, lease_controller="ops@laptop"))
+    result = run(tmp_path, dict(make_tree(tmp_path), journal_dir=str(journal), lease_holder="run-a"))
     assert not result.get("failed"), result
-    lease = json.loads((journal / "lease.json").read_text())
-    assert lease["holder"] == "run-a" and lease["controller"] == "ops@laptop"
-    assert 290 < lease["expires"] - time.time() <= 300
-    assert result["lease"]["holder"] == "run-a" and result["lease"]["waited"] == 0
+    assert not journal.exists() and result["lease"] is None  # the change claims the device
 
 
 def test_another_runs_live_claim_is_waited_for_then_refused_naming_it(tmp_path):
@@ -43,25 +40,24 @@ def test_another_runs_live_claim_is_waited_for_then_refused_naming_it(tmp_path):
     assert json.loads((journal / "lease.json").read_text())["holder"] == "run-a"
 
 
-def test_a_claim_that_ends_while_waiting_is_taken(tmp_path):
+def test_a_claim_that_ends_while_waiting_lets_the_discovery_read(tmp_path):
     journal = tmp_path / "journal"
     journal.mkdir(mode=0o700)
     (journal / "lease.json").write_text(json.dumps({"holder": "run-a", "expires": time.time() + 1.5}))
     result = run(tmp_path, dict(make_tree(tmp_path), journal_dir=str(journal), lease_holder="run-b", lease_wait=10))
     assert not result.get("failed"), result
-    assert result["lease"]["holder"] == "run-b" and result["lease"]["waited"] >= 1
+    assert result["lease"]["holder"] == "run-a" and result["lease"]["waited"] >= 1  # expired, not taken
+    assert "hailo-depth" in result["services"]
 
 
-def test_check_mode_and_a_device_without_services_take_no_claim(tmp_path):
+def test_check_mode_waits_for_a_claim_too_and_writes_nothing(tmp_path):
     journal = tmp_path / "journal"
-    tree = make_tree(tmp_path)
-    assert not run(tmp_path, dict(tree, journal_dir=str(journal), lease_holder="run-a"), check_mode=True).get("failed")
-    assert not journal.exists()
-    empty = tmp_path / "empty"
-    empty.mkdir()
-    result = run(tmp_path, dict(tree, config_dir=str(empty), journal_dir=str(journal), lease_holder="run-a"))
-    assert not result.get("failed"), result
-    assert not journal.exists() and result["lease"] is None
+    journal.mkdir(mode=0o700)
+    (journal / "lease.json").write_text(json.dumps({"holder": "run-a", "expires": time.time() + 60}))
+    result = run(tmp_path, dict(make_tree(tmp_path), journal_dir=str(journal), lease_holder="run-b", lease_wait=1),
+                 check_mode=True)
+    assert result["failed"] and result["lease_held"]
+    assert json.loads((journal / "lease.json").read_text())["holder"] == "run-a"
 
 
 def test_unit_environment_values_stay_on_the_device_unless_asked(tmp_path):
@@ -75,3 +71,24 @@ def test_unit_environment_values_stay_on_the_device_unless_asked(tmp_path):
     # A play that renders units asks for the values (and hides the task's result).
     full = run(tmp_path, dict(tree, return_data=True))
     assert "hf_secret" in str(full["services"]["hailo-depth"]["unit"]["directives"])
+
+
+def test_one_probe_per_active_service_and_none_for_the_others(tmp_path):
+    """hailo-depth's unit is active: one probe of its port, which nothing here serves; the
+    services whose units are not active are not probed (they need the transaction anyway)."""
+    from test_service_info import fake_systemctl  # noqa: E402 pylint: disable=import-error
+
+    show = ("Id=hailo-depth.service\nLoadState=loaded\nActiveState=active\nSubState=running\n"
+            "UnitFileState=enabled\nNRestarts=0\nMainPID=0\n\n")
+    env, _log = fake_systemctl(tmp_path, show)
+    tree = make_tree(tmp_path)
+    start = time.time()
+    result = run_module(tmp_path, dict(tree, health_paths={"hailo-depth": "/health", "hailo-pose": None},
+                                       health_timeout=1), env=env)[1]
+    assert not result.get("failed"), result
+    assert time.time() - start < 10  # one attempt, no wait
+    probe = result["services"]["hailo-depth"]["probe"]
+    assert probe["ok"] is False and probe["port"] == 11436
+    assert "127.0.0.1:11436" in probe["detail"]
+    assert "probe" not in result["services"]["hailo-pose"]  # not active
+    assert all("probe" not in found for found in run_module(tmp_path, tree, env=env)[1]["services"].values())

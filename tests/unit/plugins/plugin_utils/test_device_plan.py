@@ -166,3 +166,20 @@ def test_the_fleet_plan_merges_every_device_and_checks_the_batches():
     assert {move["service"] for move in plan["source_moves"]} == {"hailo-depth", "hailo-piper"}
     with pytest.raises(FleetError, match="reconcile_serial"):
         fleet_plan(facts, CATALOG, ["pi1"], serial="[0]")
+
+
+def test_a_device_with_nothing_to_do_needs_no_transaction_only_when_every_probe_answered():
+    from ansible_collections.hailo.services.plugins.plugin_utils.device_plan import nothing_to_do
+
+    health = [{"name": "hailo-ocr", "port": 11436}, {"name": "hailo-depth", "port": 11438}]
+    healthy = {"services": {"hailo-ocr": {"probe": {"ok": True, "port": 11436}},
+                            "hailo-depth": {"probe": {"ok": True, "port": 11438}}}}
+    assert nothing_to_do(healthy, {"files": [], "restart": []}, health) is True
+    loading = {"services": dict(healthy["services"], **{"hailo-depth": {"probe": {"ok": False, "port": 11438}}})}
+    assert nothing_to_do(loading, {}, health) is False  # the transaction waits for it, as before
+    unprobed = {"services": {"hailo-ocr": {"probe": {"ok": True, "port": 11436}}, "hailo-depth": {}}}
+    assert nothing_to_do(unprobed, {}, health) is False
+    assert nothing_to_do(healthy, {"restart": ["hailo-depth"]}, health) is False
+    assert nothing_to_do(healthy, {"files": [{"path": "/etc/hailo/hailo-depth.yaml"}]}, health) is False
+    assert nothing_to_do(dict(healthy, journal={"id": "c1"}), {}, health) is False
+    assert nothing_to_do(dict(healthy, last_revert={"id": "c0"}), {}, health) is False  # reported by the change
