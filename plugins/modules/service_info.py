@@ -116,8 +116,8 @@ options:
   health_paths:
     description:
       - Probe each discovered service whose unit is active once, on its current port, with a
-        GET of its health path (service name to path; null for the service's default), and
-        return the answer as
+        GET of its health path (service name to path; empty or null for the default of the
+        service), and return the answer as
         RV(services.probe). One attempt, no retry, no wait for a service that is loading.
       - A rollout decides from it that a device has nothing to do (every service that should
         run answers on its port), without running a transaction there.
@@ -237,7 +237,7 @@ services:
     probe:
       description:
         - The one probe of an active service on its port (O(health_paths)), C(ok) (healthy,
-          in its own unit), C(port) and C(detail).
+          in its own unit), C(port), C(latency_ms) and C(detail).
       type: dict
       returned: with O(health_paths), for an active service it names
     host:
@@ -790,7 +790,7 @@ def _probe(params, services, listeners):
         if name in paths and facts["port"] is not None and facts["unit"].get("active") == "active":
             entry = check_once(name, facts["port"], paths[name] or default_path(name), params["health_host"],
                                params["health_timeout"], unit=facts["unit"]["name"], listeners=lambda: listeners)
-            facts["probe"] = {"ok": entry["ok"], "port": facts["port"], "detail": entry["detail"]}
+            facts["probe"] = dict((key, entry[key]) for key in ("ok", "port", "latency_ms", "detail"))
 
 
 if __name__ == "__main__":
