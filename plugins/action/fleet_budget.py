@@ -15,6 +15,8 @@ from ansible_collections.hailo.services.plugins.plugin_utils.device_result impor
 from ansible_collections.hailo.services.plugins.plugin_utils.fleet import budget_progress, fleet_budget
 
 ARGUMENT_SPEC = documented_spec("fleet_budget")
+# What the playbook registers this action's result as, on every device of the batch.
+REGISTERED = "__rollout_budget"
 
 
 class ActionModule(ControllerAction):
@@ -27,4 +29,9 @@ class ActionModule(ControllerAction):
         # Every device's Outcome; a device the rollout never reached has none.
         results = dict((host, device_record(**device_vars(hostvars, host))) for host in args["hosts"])
         budget = fleet_budget(results, args["max_failed_hosts"], args["max_fail_percentage"])
-        return {"budget": budget, "progress": budget_progress(budget)}
+        # This batch's number: one more than the batches this task was registered for before.
+        before = set(tuple((hostvars[host].get(REGISTERED) or {}).get("batch") or ()) for host in args["hosts"]
+                     if host in hostvars and host not in args["batch"])
+        before.discard(())
+        return {"budget": budget, "progress": budget_progress(budget), "batch": list(args["batch"]),
+                "number": len(before) + 1}

@@ -28,6 +28,14 @@ options:
     type: list
     elements: str
     required: true
+  batch:
+    description:
+      - The devices of the batch about to start (C(ansible_play_batch)). The result, registered
+        as C(__rollout_budget) on each of them, is the rollout's record of its batches for the
+        report.
+    type: list
+    elements: str
+    default: []
   max_failed_hosts:
     description:
       - Failed devices (rolled back, failed or unreachable) tolerated; V(0) spends the budget
@@ -50,6 +58,7 @@ EXAMPLES = r"""
 - name: Check the failure budget before this batch
   hailo.services.fleet_budget:
     hosts: "{{ ansible_play_hosts_all }}"
+    batch: "{{ ansible_play_batch }}"
     max_failed_hosts: 0
     max_fail_percentage: 25
   register: budget
@@ -85,4 +94,13 @@ progress:
   returned: success
   type: str
   sample: "Done so far: 2 device(s), 1 failed (pi2)."
+batch:
+  description: The devices of the batch (O(batch)).
+  returned: success
+  type: list
+  elements: str
+number:
+  description: The batch's number, from 1.
+  returned: success
+  type: int
 """

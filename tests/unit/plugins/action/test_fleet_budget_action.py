@@ -36,3 +36,15 @@ def test_a_bad_limit_fails_naming_it():
     result = run({"hosts": ["pi1"], "max_failed_hosts": -1, "max_fail_percentage": 100})
     assert result["failed"] is True
     assert "max_failed_hosts must be 0 or more" in result["msg"]
+
+
+def test_the_batch_is_numbered_from_the_batches_registered_before_it():
+    hostvars = dict(HOSTVARS, pi1=dict(HOSTVARS["pi1"], __rollout_budget={"batch": ["pi1"]}),
+                    pi2=dict(HOSTVARS["pi2"], __rollout_budget={"batch": ["pi2"]}))
+    task = Task()
+    task.args = {"hosts": ["pi1", "pi2", "pi3"], "batch": ["pi3"], "max_failed_hosts": 1, "max_fail_percentage": 100}
+    action = ActionModule(task, mock.MagicMock(), PlayContext(), loader=None, templar=None, shared_loader_obj=None)
+    result = action.run(task_vars={"hostvars": hostvars})
+    assert result["number"] == 3 and result["batch"] == ["pi3"]
+    assert run({"hosts": ["pi1", "pi2", "pi3"], "batch": ["pi1"], "max_failed_hosts": 0,
+                "max_fail_percentage": 100})["number"] == 1
