@@ -146,8 +146,8 @@ def test_apply_applies_then_confirms_and_records_the_outcome():
     device = Device({"changed": True, "id": "c1", "confirm_by": 1.0, "written": ["/etc/hailo/hailo-piper.yaml"],
                      "restarted": ["hailo-piper"]}, {"changed": True, "lease_released": True})
     result = device.run(ApplyChange, apply_args())
-    assert [(name, args.get("state")) for name, args in device.calls] == [("port_transaction", None),
-                                                                         ("port_transaction", "confirmed")]
+    calls = [(name, args.get("state")) for name, args in device.calls]
+    assert calls == [("port_transaction", None), ("port_transaction", "confirmed")]
     assert device.calls[0][1]["restart"] == ["hailo-piper"] and device.calls[0][1]["journal_dir"] == "/var/lib/j"
     assert not result.get("failed") and result["changed"] is True and result["lease_released"] is True
     assert result["record"]["outcome"] == "changed" and result["record"]["restarted"] == ["hailo-piper"]

@@ -9,8 +9,8 @@ from ansible_collections.hailo.services.plugins.action.fleet_budget import Actio
 # What the role registered: each device's Outcome is the record of its apply_change result.
 HOSTVARS = {
     "pi1": {"__reconcile_outcome": {"record": {"outcome": "changed"}}},
-    "pi2": {"__reconcile_outcome": {"failed": True, "record": {"outcome": "rolled_back",
-                                                                "message": "health check failed"}}},
+    "pi2": {"__reconcile_outcome": {"failed": True,
+                                    "record": {"outcome": "rolled_back", "message": "health check failed"}}},
     "pi3": {"__reconcile_discovery": {"services": {}}},  # discovered, in a batch not reached yet
 }
 

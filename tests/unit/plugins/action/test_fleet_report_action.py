@@ -24,8 +24,8 @@ HOSTVARS = {
     "pi1": {"__reconcile_outcome": {"record": {"outcome": "changed", "restarted": ["hailo-depth"],
                                                "ports": [{"name": "hailo-depth", "from": 11436, "port": 11437}]}},
             "__reconcile_discovery": {"services": {"hailo-depth": {"port": 11436, "checksum": "a"}}}},
-    "pi2": {"__reconcile_outcome": {"failed": True, "record": {"outcome": "rolled_back",
-                                                                "message": "health check failed"}}},
+    "pi2": {"__reconcile_outcome": {"failed": True,
+                                    "record": {"outcome": "rolled_back", "message": "health check failed"}}},
     "pi3": {},
 }
 
