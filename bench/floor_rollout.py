@@ -2,13 +2,18 @@
 
 On a device (bench/floor.yml runs it there with ansible.builtin.script):
     floor_rollout.py '{"moves": [...], "restart": [...], "probe": [...], "timeout": 90}'
+  0. with a change to make, the durable work of the rollout's transaction: the journal
+     directory's lock (flock), a journal of every file's old bytes (written and fsynced, then
+     the directory), and a revert timer armed with systemd-run (disarmed at the end);
   1. for each move {service, from, to}: rewrite server.port in /etc/hailo/<service>.yaml (a
      text substitution of the port value) and in /etc/xdg/<service>/<service>.json when it
-     exists (json load/dump, indent=2);
+     exists (json load/dump, indent=2), each written to a temporary file, fsynced, renamed
+     over the old one, and its directory fsynced;
   2. systemctl reset-failed + systemctl restart of the `restart` services (one call each; a
      loser of a shared port may sit at its start limit, and the rollout resets it too);
   3. GET each `probe` {name, port, path} on 127.0.0.1, all at once, every 0.5 s, until each
      answers 200 or the one deadline passes.
+  4. with a change, the journal is removed (the confirmation) and the timer stopped.
   Prints a JSON summary; exits 1 when an edit, the restart or a probe fails.
 
 On the controller (bench/bench_fleet.sh), with the venv's python (PyYAML):
@@ -22,7 +27,9 @@ On the controller (bench/bench_fleet.sh), with the venv's python (PyYAML):
   and exits 1 naming each difference: the floor must do what the rollout did.
 """
 
+import fcntl
 import json
+import os
 import re
 import subprocess
 import sys
@@ -36,6 +43,39 @@ JSON_DIR = "/etc/xdg"
 HOST = "127.0.0.1"
 INTERVAL = 0.5
 DEFAULT_PATHS = {"hailo-ollama": "/api/version"}
+JOURNAL_DIR = "/var/lib/hailo-services/floor"
+TIMER = "hailo-floor-revert"
+
+
+def fsync_dir(path):
+    handle = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(handle)
+    finally:
+        os.close(handle)
+
+
+def write_durably(path, text):
+    """As the transaction writes: a temporary file, fsynced, renamed over, the directory fsynced."""
+    temporary = "%s.floor-%d" % (path, os.getpid())
+    with open(temporary, "w") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.rename(temporary, path)
+    fsync_dir(os.path.dirname(path))
+
+
+def journal(paths):
+    """The old bytes of every file the change writes, on disk before the first write."""
+    entries = []
+    for path in paths:
+        try:
+            with open(path) as handle:
+                entries.append({"path": path, "old": handle.read()})
+        except FileNotFoundError:
+            pass
+    write_durably(os.path.join(JOURNAL_DIR, "journal.json"), json.dumps(entries))
 
 
 # --- on the device -------------------------------------------------------------------------
@@ -49,8 +89,7 @@ def move_port(service, old, new):
     text, count = re.subn(r"(\bport\s*:\s*[\"']?)%d\b" % old, r"\g<1>%d" % new, text, count=1)
     if count != 1:
         raise RuntimeError("%s: no port %d to move" % (path, old))
-    with open(path, "w") as handle:
-        handle.write(text)
+    write_durably(path, text)
     json_path = "%s/%s/%s.json" % (JSON_DIR, service, service)
     try:
         with open(json_path) as handle:
@@ -58,8 +97,7 @@ def move_port(service, old, new):
     except FileNotFoundError:
         return [path]
     data["server"]["port"] = new
-    with open(json_path, "w") as handle:
-        json.dump(data, handle, indent=2)
+    write_durably(json_path, json.dumps(data, indent=2))
     return [path, json_path]
 
 
@@ -88,7 +126,16 @@ def probe(service, port, path, deadline, out):
 def run_device(arg):
     start = time.monotonic()
     written = []
-    for move in arg.get("moves", []):
+    moves = arg.get("moves", [])
+    lock = None
+    if moves:
+        os.makedirs(JOURNAL_DIR, mode=0o700, exist_ok=True)
+        lock = os.open(JOURNAL_DIR, os.O_RDONLY | os.O_DIRECTORY)
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        journal(["%s/%s.yaml" % (CONFIG_DIR, m["service"]) for m in moves]
+                + ["%s/%s/%s.json" % (JSON_DIR, m["service"], m["service"]) for m in moves])
+        subprocess.run(["systemd-run", "--quiet", "--unit", TIMER, "--on-active=600", "/bin/true"], check=True)
+    for move in moves:
         written += move_port(move["service"], move["from"], move["to"])
     restart = arg.get("restart", [])
     if restart:
@@ -104,6 +151,11 @@ def run_device(arg):
     for thread in threads:
         thread.join()
     unhealthy = sorted(name for name, result in health.items() if not result["ok"])
+    if lock is not None:  # the confirmation: the journal goes, the timer is stopped
+        os.unlink(os.path.join(JOURNAL_DIR, "journal.json"))
+        fsync_dir(JOURNAL_DIR)
+        subprocess.run(["systemctl", "stop", TIMER + ".timer"], check=False)
+        os.close(lock)
     print(json.dumps({
         "written": written,
         "restarted": restart,
