@@ -27,6 +27,20 @@ attributes:
     platforms: all
 """
 
+    # For the steps that run modules on the device (discover, apply_change): check mode and
+    # diff mode are each step's own.
+    DEVICE = r"""
+attributes:
+  action:
+    support: full
+  async:
+    support: none
+  bypass_host_loop:
+    support: none
+  platform:
+    platforms: posix
+"""
+
     # For the actions that return facts.
     FACTS = r"""
 attributes:

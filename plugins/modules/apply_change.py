@@ -37,21 +37,13 @@ extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
   - ansible.builtin.action_common_attributes.facts
+  - hailo.services.controller.device
+  - hailo.services.controller.facts
 attributes:
-  action:
-    support: full
-  async:
-    support: none
-  bypass_host_loop:
-    support: none
   check_mode:
     support: full
   diff_mode:
     support: full
-  facts:
-    support: full
-  platform:
-    platforms: posix
 options:
   change:
     description: The device's change, as M(hailo.services.device_plan) returns it.
