@@ -6,6 +6,8 @@ back, and its Outcome, in one task (see the module's docs)."""
 
 from __future__ import annotations
 
+import os
+
 from ansible.errors import AnsibleConnectionFailure
 from ansible.plugins.action import ActionBase
 
@@ -37,7 +39,15 @@ class ActionModule(ActionBase):
         except Deadline as exc:
             return {"failed": True, "msg": str(exc)}
 
+    def _controller_gone(self):
+        """Whether ansible-playbook died while this worker waited on the device: its workers
+        run in sessions of their own and outlive it. A change is then neither confirmed nor
+        reverted from here: its device reverts it by itself at its deadline, as it would had
+        the worker died too."""
+        return os.getppid() != self._controller
+
     def run(self, tmp=None, task_vars=None):
+        self._controller = os.getppid()
         result = super().run(tmp, task_vars)
         task_vars = task_vars or {}
         _spec, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
@@ -78,6 +88,10 @@ class ActionModule(ActionBase):
                                    settings.get("transaction_timeout"), "the change")
         cause = None
         confirm = None
+        if self._controller_gone():
+            result.update(failed=True, transaction=transaction, changed=False,
+                          msg="the controller died during the change; %s reverts it by itself" % host)
+            return result
         if transaction.get("unreachable"):
             cause = "%s became unreachable mid-change: %s" % (host, transaction.get("msg") or "no connection")
         elif transaction.get("failed"):

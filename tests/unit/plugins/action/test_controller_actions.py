@@ -222,3 +222,14 @@ def test_every_action_validates_what_its_documentation_says():
     documented = {"settings": {"type": "dict", "suboptions": {"path": path}}}
     nested = spec_from_options(documented)
     assert nested == {"settings": {"type": "dict", "options": {"path": {"type": "str", "required": True}}}}
+
+
+def test_apply_neither_confirms_nor_reverts_once_the_controller_died():
+    """ansible-playbook's workers outlive it (their own sessions): a worker whose controller
+    died mid-change leaves the change to the device's revert timer."""
+    parents = iter([100, 1])  # the controller's pid when the task began, then init's
+    device = Device({"changed": True, "id": "c1", "confirm_by": 1.0})
+    with mock.patch("os.getppid", lambda: next(parents)):
+        result = device.run(ApplyChange, apply_args())
+    assert [name for name, _args in device.calls] == ["port_transaction"]
+    assert result["failed"] is True and "reverts it by itself" in result["msg"]
