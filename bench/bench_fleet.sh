@@ -157,7 +157,7 @@ median() {  # median MS...
     printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 line() {  # line LABEL [FLOOR]: wall time (median), ratio to the floor, recap figures per host
-    local label="$1" ratio="" secs floor_ms
+    local label="$1" ratio="" runs="" secs floor_ms
     if [ -z "${ms[$label]:-}" ]; then
         printf '%-10s skipped (the first rollout failed)\n' "$label"
         return
@@ -172,7 +172,11 @@ line() {  # line LABEL [FLOOR]: wall time (median), ratio to the floor, recap fi
         ratio=$(awk -v a="$secs" -v b="$floor_ms" -v f="$2" 'BEGIN { printf "%5.1fx %s", a / b, f }')
     fi
     # The recap figures of every run's log, per host.
-    awk -v label="$label" -v secs="$secs" -v ratio="$ratio" -v rollout="${2:+1}" '
+    if [ "$RUNS" -gt 1 ]; then
+        # shellcheck disable=SC2086
+        runs=$(printf '%s\n' ${ms[$label]} | awk '{ printf " %.1f", $1 / 1000 }')
+    fi
+    awk -v label="$label" -v secs="$secs" -v ratio="$ratio" -v rollout="${2:+1}" -v runs="$runs" '
         /^hailo-fleet-bench/ {
             for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] += kv[2] }
             hosts++
@@ -182,6 +186,8 @@ line() {  # line LABEL [FLOOR]: wall time (median), ratio to the floor, recap fi
             if (rollout && hosts)
                 printf "  per host: %.1f tasks run (ok+failed), %.1f changed, %.1f skipped",
                     (v["ok"] + v["failed"]) / hosts, v["changed"] / hosts, v["skipped"] / hosts
+            if (runs != "")
+                printf "  runs:%s s", runs
             printf "\n"
         }' "$work/$label".*.log
 }
