@@ -25,13 +25,13 @@ case "${HAILO_IMAGE_REBUILD:-0}" in 1 | true | yes) FORCE=1 ;; esac
 
 # Only what the image needs: systemd as init, Python for Ansible and the service stand-ins
 # (python3-yaml renders the JSON config copies like the installers do), iproute2 for `ss`
-# (testinfra socket checks), procps for ps/pgrep, dbus for systemctl/hostnamectl, sudo for
-# scenarios that connect as a non-root user and become root.
-PACKAGES="systemd,systemd-sysv,dbus,python3,python3-yaml,iproute2,procps,sudo,ufw"
+# (testinfra socket checks), procps for ps/pgrep, dbus for systemctl/hostnamectl, sudo and
+# openssh-server for devices reached as real Pis are: over SSH as `pi`, becoming root with sudo.
+PACKAGES="systemd,systemd-sysv,dbus,python3,python3-yaml,iproute2,procps,sudo,ufw,openssh-server"
 # What the image holds, as a label on it: an existing image is only reused when its label
 # matches, so changing the package list (or bumping CONTENT_REVISION after changing the
 # container tweaks below) rebuilds it.
-CONTENT_REVISION=1
+CONTENT_REVISION=2
 CONTENT_LABEL="org.hailo.services.image-content"
 CONTENT_ID="$(printf '%s\n' "$SUITE" "$PACKAGES" "$CONTENT_REVISION" | sha256sum | cut -c1-16)"
 
@@ -151,6 +151,30 @@ for unit in getty@tty1.service console-getty.service serial-getty@.service \
             sys-kernel-tracing.mount systemd-remount-fs.service; do
     ln -sfn /dev/null "$ROOTFS/etc/systemd/system/$unit"
 done
+# The account Raspberry Pi OS devices are reached with: `pi`, in group sudo, with password-less
+# sudo (the same drop-in name as on the Pi) and no password at all ('*': only keys log in).
+chroot "$ROOTFS" useradd --create-home --shell /bin/bash --groups sudo --password '*' pi
+printf 'pi ALL=(ALL) NOPASSWD: ALL\n' >"$ROOTFS/etc/sudoers.d/010_pi-nopasswd"
+chmod 0440 "$ROOTFS/etc/sudoers.d/010_pi-nopasswd"
+chroot "$ROOTFS" visudo -cf /etc/sudoers.d/010_pi-nopasswd >/dev/null
+# sshd: keys only. It stays disabled, as on a Pi until SSH is turned on: the scenarios that
+# reach their devices by SSH enable it with their key (molecule/fleet/create.yml,
+# bench/fleet_devices.sh); the others, network-less, get no extra listener. Host keys are made
+# by each device at its first start, not shared through the image.
+cat >"$ROOTFS/etc/ssh/sshd_config.d/10-test-device.conf" <<'CONF'
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PermitRootLogin no
+CONF
+rm -f "$ROOTFS"/etc/ssh/ssh_host_*
+mkdir -p "$ROOTFS/etc/systemd/system/ssh.service.d"
+cat >"$ROOTFS/etc/systemd/system/ssh.service.d/10-host-keys.conf" <<'CONF'
+[Service]
+ExecStartPre=
+ExecStartPre=/usr/bin/ssh-keygen -A
+ExecStartPre=/usr/sbin/sshd -t
+CONF
+systemctl --root="$ROOTFS" --quiet disable ssh.service ssh.socket
 rm -rf "$ROOTFS"/var/cache/apt/*.bin "$ROOTFS"/var/cache/apt/archives/*.deb \
        "$ROOTFS"/var/lib/apt/lists/* "$ROOTFS"/var/log/*.log \
        "$ROOTFS"/usr/share/doc/* "$ROOTFS"/usr/share/man/* "$ROOTFS"/usr/share/info/*

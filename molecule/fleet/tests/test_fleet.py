@@ -105,13 +105,14 @@ def test_device_state(host):
 
 def check_firewall_followed(host):
     """pi2's ufw rules, in its files and in the live firewall: the new port of pose is allowed,
-    pose's old port stays allowed (depth uses it now), depth's old port is closed."""
+    pose's old port stays allowed (depth uses it now), depth's old port is closed, SSH's rule
+    is left alone."""
     with host.sudo():  # the verifier connects as pi, as the rollout did
         added = host.check_output("ufw show added").splitlines()[1:]
         live = host.check_output("iptables -S ufw-user-input")
         live6 = host.check_output("ip6tables -S ufw6-user-input")
         status = host.check_output("ufw status")
-    assert added == ["ufw allow 11440/tcp", "ufw allow 11441/tcp"], added
+    assert added == ["ufw allow 22/tcp", "ufw allow 11440/tcp", "ufw allow 11441/tcp"], added
     assert "--dport 11441 " in live and "--dport 11440 " in live and "--dport 11439 " not in live, live
     assert "--dport 11441 " in live6 and "--dport 11439 " not in live6, live6
     assert status.startswith("Status: active")
@@ -165,6 +166,9 @@ def check_unit_setting_applied(state):
 
 def test_the_rollout_connected_as_a_normal_user(host):
     assert host.check_output("id -un") == "pi"
+    # Over SSH, as a real Pi is reached: the verifier reads the rollout's inventory.
+    assert host.ansible.get_variables()["ansible_connection"] == "ssh"
+    assert host.check_output("printenv SSH_CONNECTION")
 
 
 def test_ansible_runner_kept_what_an_awx_job_shows():
