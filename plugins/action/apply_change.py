@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from ansible.errors import AnsibleConnectionFailure
+from ansible.errors import AnsibleConnectionFailure, AnsibleError
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.hailo.services.plugins.plugin_utils.controller_action import documented_spec
@@ -36,7 +36,7 @@ class ActionModule(ActionBase):
                                             task_vars=task_vars)
         except AnsibleConnectionFailure as exc:
             return {"unreachable": True, "msg": str(exc)}
-        except Deadline as exc:
+        except (Deadline, AnsibleError) as exc:  # a paused device: no temporary directory, say
             return {"failed": True, "msg": str(exc)}
 
     def _controller_gone(self):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 import shlex
 
-from ansible.errors import AnsibleConnectionFailure
+from ansible.errors import AnsibleConnectionFailure, AnsibleError
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.hailo.services.plugins.plugin_utils.controller_action import documented_spec
@@ -103,7 +103,7 @@ class ActionModule(ActionBase):
                         warnings.append("reverting %s failed: %s" % (journal.get("id"), revert.get("msg")))
         except AnsibleConnectionFailure as exc:
             found = {"unreachable": True, "msg": str(exc)}
-        except Deadline as exc:
+        except (Deadline, AnsibleError) as exc:
             found = {"failed": True, "msg": str(exc)}
         result.update(found)
         result["changed"] = bool(result.get("installed")) or reverted

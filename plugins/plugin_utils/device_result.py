@@ -82,13 +82,16 @@ def device_record(discovery=None, change=None, outcome=None, health=None, applyi
     Without ``apply_change`` (``--tags plan``, ``--tags verify``), the Outcome is what the change
     would do, with the device's failure (its discovery, a drift) and its health.
     """
-    record = _ran(outcome).get("record")
-    if record is not None:
-        return record
+    applied = _ran(outcome)
+    if applied.get("record") is not None:
+        return applied["record"]
     change = _ran(change)
     if not change:
         return None
     failure = change.get("failure")
+    for step in (change, applied):  # a step that failed without its record (it crashed)
+        if failure is None and step.get("failed"):
+            failure = {"msg": step.get("msg") or "a step failed", "unreachable": bool(step.get("unreachable"))}
     checked = _ran(health)
     if failure is None and checked.get("failed"):
         failure = {"msg": checked.get("msg") or "a health check failed"}

@@ -233,3 +233,13 @@ def test_apply_neither_confirms_nor_reverts_once_the_controller_died():
         result = device.run(ApplyChange, apply_args())
     assert [name for name, _args in device.calls] == ["port_transaction"]
     assert result["failed"] is True and "reverts it by itself" in result["msg"]
+
+
+def test_apply_reports_a_device_it_cannot_run_modules_on_as_a_failure_not_a_crash():
+    from ansible.errors import AnsibleError
+
+    device = Device(AnsibleError("Failed to create temporary directory: container state improper"),
+                    AnsibleError("Failed to create temporary directory: container state improper"))
+    result = device.run(ApplyChange, apply_args())
+    assert result["failed"] is True and result["record"]["outcome"] == "failed"
+    assert "container state improper" in result["msg"]

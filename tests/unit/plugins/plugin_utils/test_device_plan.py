@@ -183,3 +183,13 @@ def test_a_device_with_nothing_to_do_needs_no_transaction_only_when_every_probe_
     assert nothing_to_do(healthy, {"files": [{"path": "/etc/hailo/hailo-depth.yaml"}]}, health) is False
     assert nothing_to_do(dict(healthy, journal={"id": "c1"}), {}, health) is False
     assert nothing_to_do(dict(healthy, last_revert={"id": "c0"}), {}, health) is False  # reported by the change
+
+
+def test_a_step_that_crashed_without_its_record_is_the_devices_failure():
+    from ansible_collections.hailo.services.plugins.plugin_utils.device_result import device_record
+
+    change = {"steps": [], "actions": {}, "failure": None}
+    crashed = {"failed": True, "msg": "Unexpected failure during module execution"}
+    assert device_record(change=change, outcome=crashed)["outcome"] == "failed"
+    assert device_record(change=dict(crashed))["outcome"] == "failed"
+    assert device_record(change=change)["outcome"] == "ok"
