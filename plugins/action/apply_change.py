@@ -8,11 +8,7 @@ from __future__ import annotations
 
 import os
 
-from ansible.errors import AnsibleConnectionFailure, AnsibleError
-from ansible.plugins.action import ActionBase
-
-from ansible_collections.hailo.services.plugins.plugin_utils.controller_action import documented_spec
-from ansible_collections.hailo.services.plugins.plugin_utils.deadline import Deadline, within
+from ansible_collections.hailo.services.plugins.plugin_utils.controller_action import DeviceAction, documented_spec
 from ansible_collections.hailo.services.plugins.plugin_utils.device_result import device_failure_message, device_result
 
 ARGUMENT_SPEC = documented_spec("apply_change")
@@ -21,23 +17,8 @@ ARGUMENT_SPEC = documented_spec("apply_change")
 CONFIRM_SECONDS = 60
 
 
-class ActionModule(ActionBase):
+class ActionModule(DeviceAction):
     """Applies a DeviceChange as one transaction, confirms it, and records the Outcome."""
-
-    TRANSFERS_FILES = False
-    _requires_connection = True
-
-    def _module(self, name, module_args, task_vars, seconds, what):
-        """Runs a module of the collection on the device within ``seconds``; a lost connection
-        or a missed deadline is a result, as the device's failure, not an exception."""
-        try:
-            with within(seconds, what):
-                return self._execute_module(module_name="hailo.services." + name, module_args=module_args,
-                                            task_vars=task_vars)
-        except AnsibleConnectionFailure as exc:
-            return {"unreachable": True, "msg": str(exc)}
-        except (Deadline, AnsibleError) as exc:  # a paused device: no temporary directory, say
-            return {"failed": True, "msg": str(exc)}
 
     def _controller_gone(self):
         """Whether ansible-playbook died while this worker waited on the device: its workers

@@ -9,10 +9,8 @@ import re
 import shlex
 
 from ansible.errors import AnsibleConnectionFailure, AnsibleError
-from ansible.plugins.action import ActionBase
 
-from ansible_collections.hailo.services.plugins.plugin_utils.controller_action import documented_spec
-from ansible_collections.hailo.services.plugins.plugin_utils.deadline import Deadline, within
+from ansible_collections.hailo.services.plugins.plugin_utils.controller_action import DeviceAction, documented_spec
 
 ARGUMENT_SPEC = documented_spec("discover")
 
@@ -43,19 +41,12 @@ def leftover_reason(journal):
             % journal.get("stage"))
 
 
-class ActionModule(ActionBase):
+class ActionModule(DeviceAction):
     """Discovers one device: prerequisites, service_info, and the revert of a dead run's change."""
-
-    TRANSFERS_FILES = False
-    _requires_connection = True
-
-    def _module(self, name, module_args, task_vars):
-        return self._execute_module(module_name="hailo.services." + name, module_args=module_args,
-                                    task_vars=task_vars)
 
     def _discover(self, module_args, task_vars):
         found = self._module("service_info", module_args, task_vars)
-        if found.get("failed") and not found.get("unreachable"):
+        if found.get("failed"):
             python = task_vars.get("ansible_python_interpreter") or "python3"
             if str(python).startswith("auto"):
                 python = "python3"
@@ -90,20 +81,19 @@ class ActionModule(ActionBase):
                 else:
                     warnings.append("%s holds an unfinished change %s (stopped at stage %s); reverting it before "
                                     "planning." % (host, journal.get("id"), journal.get("stage")))
-                    with within(args["revert_timeout"]):
-                        revert = self._module("port_transaction", {
-                            "state": "reverted", "journal_dir": module_args.get("journal_dir"),
-                            "lease_holder": module_args.get("lease_holder"), "reason": leftover_reason(journal),
-                        }, task_vars)
-                    if not revert.get("failed"):
+                    revert = self._module("port_transaction", {
+                        "state": "reverted", "journal_dir": module_args.get("journal_dir"),
+                        "lease_holder": module_args.get("lease_holder"), "reason": leftover_reason(journal),
+                    }, task_vars, args["revert_timeout"], "the revert of the leftover change")
+                    if not (revert.get("failed") or revert.get("unreachable")):
                         # Plan from the device as it was before the unfinished change.
                         found = dict(self._discover(module_args, task_vars), last_revert=revert.get("rollback"))
                         reverted = True
                     else:
                         warnings.append("reverting %s failed: %s" % (journal.get("id"), revert.get("msg")))
-        except AnsibleConnectionFailure as exc:
+        except AnsibleConnectionFailure as exc:  # the commands run without a module
             found = {"unreachable": True, "msg": str(exc)}
-        except (Deadline, AnsibleError) as exc:
+        except AnsibleError as exc:
             found = {"failed": True, "msg": str(exc)}
         result.update(found)
         result["changed"] = bool(result.get("installed")) or reverted

@@ -769,6 +769,11 @@ def _read_lease(module):
 def _wait_for_lease(module):
     """Wait, a bounded time, until no other run's claim on the device is alive; claim nothing."""
     params = module.params
+    if os.path.isdir(params["journal_dir"]):
+        try:  # a lease another user could write is no claim to wait for
+            safe_files.check_journal_dir(params["journal_dir"])
+        except safe_files.UnsafePath as err:
+            module.fail_json(msg=str(err))
     start = time.time()
     while True:
         lease = _read_lease(module) if os.path.isdir(params["journal_dir"]) else None

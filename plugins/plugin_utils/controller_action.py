@@ -12,7 +12,10 @@ from __future__ import annotations
 import importlib
 
 import yaml
+from ansible.errors import AnsibleConnectionFailure, AnsibleError
 from ansible.plugins.action import ActionBase
+
+from ansible_collections.hailo.services.plugins.plugin_utils.deadline import Deadline, within
 
 # What the role registers on each device, step by step: Discovery, DeviceChange, Outcome (and a
 # health check's result under --tags verify). The fleet's report and its budget read them here.
@@ -73,3 +76,23 @@ class ControllerAction(ActionBase):
             return result
         result.setdefault("changed", False)
         return result
+
+
+class DeviceAction(ActionBase):
+    """The base of the role's steps that run the collection's modules on the device (discover,
+    apply_change): each module call ends within its deadline, and a lost connection, a missed
+    deadline or a device Ansible cannot run a module on (paused: no temporary directory) is a
+    result, as the device's failure, never an exception that would lose the step's record."""
+
+    TRANSFERS_FILES = False
+    _requires_connection = True
+
+    def _module(self, name, module_args, task_vars, seconds=None, what="the step"):
+        try:
+            with within(seconds, what):
+                return self._execute_module(module_name="hailo.services." + name, module_args=module_args,
+                                            task_vars=task_vars)
+        except AnsibleConnectionFailure as exc:
+            return {"unreachable": True, "msg": str(exc)}
+        except (Deadline, AnsibleError) as exc:
+            return {"failed": True, "msg": str(exc)}

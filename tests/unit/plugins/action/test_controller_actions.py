@@ -243,3 +243,12 @@ def test_apply_reports_a_device_it_cannot_run_modules_on_as_a_failure_not_a_cras
     result = device.run(ApplyChange, apply_args())
     assert result["failed"] is True and result["record"]["outcome"] == "failed"
     assert "container state improper" in result["msg"]
+
+
+def test_discover_does_not_plan_from_a_leftover_it_could_not_revert():
+    leftover = {"services": {}, "in_use": [], "journal": {"id": "c1", "stage": "restarting"}}
+    device = Device(leftover, AnsibleConnectionFailure("connection lost"))
+    result = device.run(Discover, {"discovery": DISCOVERY, "revert_leftover": True})
+    assert [name for name, _args in device.calls] == ["service_info", "port_transaction"]
+    assert result["journal"] == {"id": "c1", "stage": "restarting"} and result["changed"] is False
+    assert "reverting c1 failed: connection lost" in result["warnings"][-1]

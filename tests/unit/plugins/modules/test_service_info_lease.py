@@ -92,3 +92,14 @@ def test_one_probe_per_active_service_and_none_for_the_others(tmp_path):
     assert "127.0.0.1:11436" in probe["detail"]
     assert "probe" not in result["services"]["hailo-pose"]  # not active
     assert all("probe" not in found for found in run_module(tmp_path, tree, env=env)[1]["services"].values())
+
+
+def test_a_journal_directory_another_user_can_write_is_refused_before_its_lease_is_read(tmp_path):
+    journal = tmp_path / "journal"
+    journal.mkdir(mode=0o700)
+    journal.chmod(0o777)  # anyone could plant a lease here to hold the device
+    (journal / "lease.json").write_text(json.dumps({"holder": "run-x", "expires": time.time() + 600}))
+    start = time.time()
+    result = run(tmp_path, dict(make_tree(tmp_path), journal_dir=str(journal), lease_holder="run-b", lease_wait=30))
+    assert time.time() - start < 10  # refused, not waited for
+    assert result["failed"] and "journal directory %s: refused" % journal in result["msg"]
