@@ -8,6 +8,8 @@
 #   2. floor (timed) on the seeded devices;
 #   3. remove, recreate and re-seed the devices; first rollout (timed); no-op re-run (timed);
 #   4. floor-noop (timed) on the converged devices: nothing moves, only the probes;
+#      then one discovery module per device and nothing else (bench/module_noop.yml, timed):
+#      the least any design that discovers with a module can cost, as a ratio to that floor;
 #   5. check that the floor did what the rollouts did (their fleet reports), then print each
 #      run's wall time, its ratio to its floor and the tasks run per host (from the play recap).
 # The devices are removed at the end (KEEP=1 keeps them); the logs and reports are kept in
@@ -148,7 +150,10 @@ for run in $(seq 1 "$RUNS"); do
     rollout rerun
     # On devices the first rollout did not converge the no-op floor would only wait out its
     # deadline.
-    if ok first; then floor floor-noop --noop; fi
+    if ok first; then
+        floor floor-noop --noop
+        timed module-noop bench/module_noop.yml
+    fi
     same_work floor first
     same_work floor-noop rerun
 done
@@ -159,7 +164,7 @@ median() {  # median MS...
 line() {  # line LABEL [FLOOR]: wall time (median), ratio to the floor, recap figures per host
     local label="$1" ratio="" runs="" secs floor_ms
     if [ -z "${ms[$label]:-}" ]; then
-        printf '%-10s skipped (the first rollout failed)\n' "$label"
+        printf '%-11s skipped (the first rollout failed)\n' "$label"
         return
     fi
     # shellcheck disable=SC2086  # the list of run times, one word each
@@ -182,7 +187,7 @@ line() {  # line LABEL [FLOOR]: wall time (median), ratio to the floor, recap fi
             hosts++
         }
         END {
-            printf "%-10s %6.1f s  %-16s", label, secs / 1000, ratio
+            printf "%-11s %6.1f s  %-16s", label, secs / 1000, ratio
             if (rollout && hosts)
                 printf "  per host: %.1f tasks run (ok+failed), %.1f changed, %.1f skipped",
                     (v["ok"] + v["failed"]) / hosts, v["changed"] / hosts, v["skipped"] / hosts
@@ -200,4 +205,5 @@ line floor
 line first floor
 line floor-noop
 line rerun floor-noop
+line module-noop floor-noop
 [ "${#failed[@]}" = 0 ]  # the exit status: 1 when a run failed

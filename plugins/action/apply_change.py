@@ -6,6 +6,7 @@ back, and its Outcome, in one task (see the module's docs)."""
 
 from __future__ import annotations
 
+import difflib
 import os
 
 from ansible_collections.hailo.services.plugins.plugin_utils.controller_action import DeviceAction, documented_spec
@@ -15,6 +16,19 @@ ARGUMENT_SPEC = documented_spec("apply_change")
 
 # The longest a confirmation may take: it only disarms the device's revert timer.
 CONFIRM_SECONDS = 60
+
+
+def diff_text(diffs):
+    """The unified diff of each file a change would write, as text: a failed task's diffs are not
+    shown by Ansible's callbacks, so a refused change's failure carries them in its message."""
+    lines = []
+    for diff in diffs or []:
+        if not isinstance(diff, dict) or "before" not in diff or "after" not in diff:
+            continue
+        lines.extend(difflib.unified_diff(
+            str(diff["before"] or "").splitlines(True), str(diff["after"] or "").splitlines(True),
+            "before: %s" % diff.get("before_header", ""), "after: %s" % diff.get("after_header", "")))
+    return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
 
 
 class ActionModule(DeviceAction):
@@ -43,10 +57,12 @@ class ActionModule(DeviceAction):
                                  transaction=transaction, revert=revert, cause=cause, applying=applying,
                                  check_mode=check_mode)
 
-        def fail(message, **record_args):
+        def fail(message, shown=None, **record_args):
+            """Fails the device; ``shown`` is added to the task's message only, not to the report."""
             failure = {"msg": message, "unreachable": bool(record_args.pop("unreachable", False))}
             record = outcome(failure=failure, **record_args)
-            result.update(failed=True, msg=message, record=record, changed=False)
+            result.update(failed=True, msg="%s\n%s" % (message, shown) if shown else message, record=record,
+                          changed=False)
             return result
 
         # The device's own guards, as data from the plan: a failed discovery, a drift, a refusal.
@@ -92,14 +108,18 @@ class ActionModule(DeviceAction):
         if "diff" in transaction:
             result["diff"] = transaction["diff"]
 
+        if check_mode and change.get("refusal"):
+            # The device fails, as the real run would, refused first; then what the check found
+            # and what the change would write (only under --diff).
+            found = ["The check of the change failed too: %s" % cause] if cause else []
+            diff = diff_text(transaction.get("diff"))
+            if diff:
+                found.append("What the change would write:\n" + diff)
+            return fail(change["refusal"], "\n".join(found) or None, transaction=transaction)
         if cause is None:
-            refusal = change.get("refusal") if check_mode else None
-            record = outcome(failure={"msg": refusal} if refusal else None, transaction=transaction)
-            result.update(changed=bool(transaction.get("changed")), record=record)
-            if refusal:  # check mode: the diffs above show what the refused change would do
-                result["warnings"] = [refusal]
-            else:
-                result["ansible_facts"] = {"reconcile_result": record}
+            record = outcome(transaction=transaction)
+            result.update(changed=bool(transaction.get("changed")), record=record,
+                          ansible_facts={"reconcile_result": record})
             return result
         if check_mode:
             return fail("Port rollout check failed on %s: %s. Check mode changed nothing." % (host, cause),

@@ -27,8 +27,9 @@ description:
     not be touched (its discovery failed, it drifted from a saved plan) or the change is
     refused (hand-tuned values or unit directives the inventory does not set). Nothing is
     sent to the device then.
-  - In check mode the transaction shows its diffs and changes nothing; a refused change is
-    then a warning, and the Outcome says the device failed.
+  - In check mode the transaction shows its diffs and changes nothing. A refused change fails
+    the device there too, after the transaction has worked out what it would write; as Ansible
+    shows no diffs for a failed task, the message carries them as a unified diff.
   - Returns the Outcome as RV(record) (also when the device failed), and as the fact
     C(reconcile_result) when it did not.
 author:

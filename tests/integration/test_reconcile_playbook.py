@@ -114,6 +114,26 @@ def test_a_unit_setting_that_drops_the_installers_environment_is_refused(install
         assert "Ansible managed" not in handle.read()
 
 
+def test_a_refused_change_fails_its_device_in_check_mode_too_showing_the_diff(installed_device):
+    """--check --diff: the device fails in the recap, as the real run would, and its failure
+    shows the config's diff (Ansible shows no diff for a failed task); nothing is written."""
+    config = os.path.join(installed_device["reconcile_config_dir"], "hailo-clip.yaml")
+    with open(config, "a", encoding="utf-8") as handle:
+        handle.write("  workers: 4\n")  # tuned by hand: the template does not know it
+    with open(config, encoding="utf-8") as handle:
+        before = handle.read()
+    extra = dict(installed_device, reconcile_config_mode="template")
+    result = run_playbook("--check", "--diff", "-e", json.dumps(extra))
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    recap = [line for line in output.splitlines() if line.startswith("localhost ")]
+    assert recap and "failed=1" in recap[-1] and "rescued=1" in recap[-1], output  # the apply step
+    assert "Switching localhost to config_mode template would change hand-tuned values" in output
+    assert "What the change would write:" in output and "-  workers: 4" in output, output
+    with open(config, encoding="utf-8") as handle:
+        assert handle.read() == before
+
+
 def test_a_bad_unit_setting_names_the_directive_before_any_device_is_touched(installed_device):
     extra = dict(installed_device, reconcile_services={"hailo-clip": {"unit": {"Service": {"Memory-Max": "1G"}}}})
     result = run_playbook("-e", json.dumps(extra))

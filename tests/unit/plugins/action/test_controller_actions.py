@@ -188,12 +188,24 @@ def test_apply_touches_no_device_the_plan_says_must_not_be_touched():
         assert result["record"]["outcome"] == ("unreachable" if "failure" in change else "failed")
 
 
-def test_apply_in_check_mode_shows_the_diffs_of_a_refused_change_and_records_the_failure():
-    device = Device({"changed": True, "diff": [{"before": "a", "after": "b"}]})
+def test_apply_in_check_mode_fails_a_refused_change_showing_its_diffs_in_the_message():
+    """Ansible shows no diffs for a failed task: the message carries them; the report does not."""
+    diff = [{"before": "port: 11436\n", "after": "port: 11440\n", "before_header": "/etc/hailo/hailo-ocr.yaml",
+             "after_header": "/etc/hailo/hailo-ocr.yaml"}]
+    device = Device({"changed": True, "diff": diff})
     result = device.run(ApplyChange, apply_args(refusal="Switching pi1 ... refused"), check_mode=True)
-    assert not result.get("failed") and result["diff"] == [{"before": "a", "after": "b"}]
-    assert result["warnings"] == ["Switching pi1 ... refused"]
+    assert result["failed"] is True and [call[0] for call in device.calls] == ["port_transaction"]
+    assert result["msg"] == ("Switching pi1 ... refused\nWhat the change would write:\n"
+                             "--- before: /etc/hailo/hailo-ocr.yaml\n+++ after: /etc/hailo/hailo-ocr.yaml\n"
+                             "@@ -1 +1 @@\n-port: 11436\n+port: 11440\n")
     assert result["record"]["outcome"] == "failed" and "ansible_facts" not in result
+    assert result["record"]["message"] == "Switching pi1 ... refused"
+
+
+def test_apply_in_check_mode_without_diff_fails_a_refused_change_with_the_refusal_alone():
+    device = Device({"changed": True})
+    result = device.run(ApplyChange, apply_args(refusal="Switching pi1 ... refused"), check_mode=True)
+    assert result["failed"] is True and result["msg"] == "Switching pi1 ... refused"
 
 
 def test_apply_records_without_touching_the_device_when_the_run_does_not_apply():
@@ -252,3 +264,11 @@ def test_discover_does_not_plan_from_a_leftover_it_could_not_revert():
     assert [name for name, _args in device.calls] == ["service_info", "port_transaction"]
     assert result["journal"] == {"id": "c1", "stage": "restarting"} and result["changed"] is False
     assert "reverting c1 failed: connection lost" in result["warnings"][-1]
+
+
+def test_apply_in_check_mode_names_the_refusal_first_when_the_check_of_the_change_failed_too():
+    device = Device({"failed": True, "msg": "systemd-analyze verify refused the new unit"})
+    result = device.run(ApplyChange, apply_args(refusal="Switching pi1 ... refused"), check_mode=True)
+    assert result["failed"] is True and result["record"]["message"] == "Switching pi1 ... refused"
+    assert result["msg"] == ("Switching pi1 ... refused\nThe check of the change failed too: "
+                             "systemd-analyze verify refused the new unit")
