@@ -7,8 +7,11 @@ back, and its Outcome, in one task (see the module's docs)."""
 from __future__ import annotations
 
 import difflib
+import json
 import os
+import posixpath
 
+from ansible_collections.hailo.services.plugins.module_utils.transaction import SCRIPT
 from ansible_collections.hailo.services.plugins.plugin_utils.controller_action import DeviceAction, documented_spec
 from ansible_collections.hailo.services.plugins.plugin_utils.device_result import device_failure_message, device_result
 
@@ -33,6 +36,25 @@ def diff_text(diffs):
 
 class ActionModule(DeviceAction):
     """Applies a DeviceChange as one transaction, confirms it, and records the Outcome."""
+
+    def _confirm(self, journal_dir, change_id, lease_holder):
+        """Confirm the change with one command, the device's own script in its journal directory
+        (root's only; the change just installed it, from the same code as the module's
+        state=confirmed): no second module to send and start on the device."""
+        argv = [posixpath.join(journal_dir, SCRIPT), journal_dir, "--confirm", change_id]
+        answer = self._command(argv + ([lease_holder] if lease_holder else []), CONFIRM_SECONDS,
+                               "the confirmation")
+        if "rc" not in answer:  # unreachable, or the deadline passed
+            return answer
+        lines = (answer.get("stdout") or "").strip().splitlines()
+        try:
+            confirmed = json.loads(lines[-1])
+        except (IndexError, ValueError):
+            confirmed = None
+        if not isinstance(confirmed, dict):
+            return {"failed": True, "msg": "the confirmation gave no answer (exit status %s): %s"
+                    % (answer.get("rc"), (answer.get("stderr") or answer.get("stdout") or "").strip())}
+        return confirmed
 
     def _controller_gone(self):
         """Whether ansible-playbook died while this worker waited on the device: its workers
@@ -94,10 +116,7 @@ class ActionModule(DeviceAction):
         elif transaction.get("failed"):
             cause = transaction.get("msg") or "the change failed"
         elif transaction.get("confirm_by") is not None and not check_mode:
-            confirm = self._module("port_transaction", {
-                "state": "confirmed", "journal_dir": settings["journal_dir"], "id": transaction["id"],
-                "lease_holder": settings.get("lease_holder"),
-            }, task_vars, CONFIRM_SECONDS, "the confirmation")
+            confirm = self._confirm(settings["journal_dir"], transaction["id"], settings.get("lease_holder"))
             if confirm.get("unreachable"):
                 cause = "%s became unreachable before the change was confirmed: %s" % (
                     host, confirm.get("msg") or "no connection")

@@ -255,6 +255,47 @@ def begin(journal_dir, change_id, paths, meta, trees=None):
     return journal
 
 
+class NotConfirmed(Exception):
+    """The change to confirm is not the device's pending change; ``rollback`` is what the
+    device's own revert of it did, when that is why."""
+
+    def __init__(self, message, rollback=None):
+        super(NotConfirmed, self).__init__(message)
+        self.rollback = rollback
+
+
+def confirm(journal_dir, change_id, lease_holder=None, check_mode=False):
+    """Confirm change ``change_id``: disarm its revert timer, forget its journal and drop the
+    lease of ``lease_holder``. Returns ``{changed, msg, lease_released}``; raises NotConfirmed
+    when another change, or none, is pending (nothing is confirmed then).
+
+    One implementation for both ways in: the module (``state=confirmed``) and ``revert.py
+    JOURNAL_DIR --confirm ID [HOLDER]``, which the controller runs as one command after the
+    change, without a second module on the device.
+    """
+    if not os.path.isdir(journal_dir):
+        raise NotConfirmed("change %s is not pending: the device holds no change" % change_id)
+    fd = lock(journal_dir)
+    try:
+        journal = load(journal_dir)
+        if journal is None or journal.get("id") != change_id:
+            gone = last_revert(journal_dir) or {}
+            if gone.get("id") == change_id:
+                raise NotConfirmed("change %s was reverted by the device before it was confirmed (%s)"
+                                   % (change_id, gone.get("reason")), rollback=gone)
+            pending = ("the pending change is %s" % journal.get("id")) if journal else "no change is pending"
+            raise NotConfirmed("change %s is not this device's pending change (%s); nothing was confirmed"
+                               % (change_id, pending))
+        if check_mode:
+            return {"changed": True, "lease_released": False}
+        disarm(journal)
+        finish(journal_dir)
+        released = bool(lease_holder) and release_lease(journal_dir, lease_holder)
+        return {"changed": True, "msg": "change %s confirmed" % change_id, "lease_released": released}
+    finally:
+        os.close(fd)
+
+
 def finish(journal_dir):
     """Forget the change: remove the journal and the saved originals."""
     path = os.path.join(journal_dir, JOURNAL)
@@ -544,6 +585,8 @@ LAUNCHER = """#!%(python)s
 # Installed by hailo.services (module port_transaction). Reverts an unconfirmed port change:
 #   revert.py JOURNAL_DIR --timer   the change's revert timer fired
 #   revert.py JOURNAL_DIR --boot    early in boot, before any service starts (files only)
+# or confirms it, which ends its revert:
+#   revert.py JOURNAL_DIR --confirm ID [LEASE_HOLDER]   the controller saw the change through
 import os
 import sys
 
@@ -671,14 +714,36 @@ def uninstall(journal_dir, unit_dir=UNIT_DIR):
     return removed
 
 
+def confirm_command(journal_dir, change_id, lease_holder=None):
+    """The confirmation as one command (for ``revert.py``), printing its result as JSON: the
+    controller confirms a change without sending a second module to the device. Exit status 1
+    when nothing was confirmed."""
+    try:
+        safe_files.check_journal_dir(journal_dir)  # as the module checks it before any lock
+        result = confirm(journal_dir, change_id, lease_holder)
+    except NotConfirmed as err:
+        result = {"failed": True, "msg": str(err), "lease_released": False}
+        if err.rollback:
+            result["rollback"] = err.rollback
+    except (IOError, OSError, JournalError) as err:
+        result = {"failed": True, "msg": "change %s: %s; nothing was confirmed"
+                  % (change_id, getattr(err, "strerror", None) or err), "lease_released": False}
+    sys.stdout.write(json.dumps(result, sort_keys=True) + "\n")
+    return 1 if result.get("failed") else 0
+
+
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
-    if len(argv) != 2 or argv[1] not in ("--timer", "--boot"):
-        sys.stderr.write("usage: %s JOURNAL_DIR --timer|--boot\n" % os.path.basename(sys.argv[0]))
+    confirming = len(argv) in (3, 4) and argv[1] == "--confirm"
+    if not confirming and (len(argv) != 2 or argv[1] not in ("--timer", "--boot")):
+        sys.stderr.write("usage: %s JOURNAL_DIR --timer|--boot|--confirm ID [LEASE_HOLDER]\n"
+                         % os.path.basename(sys.argv[0]))
         return 2
     if not os.path.isabs(argv[0]):
         sys.stderr.write("JOURNAL_DIR must be absolute: %s\n" % argv[0])
         return 2
+    if confirming:
+        return confirm_command(argv[0], argv[2], argv[3] if len(argv) == 4 else None)
     if argv[1] == "--boot":
         return boot_revert(argv[0])
     return timer_fired(argv[0])

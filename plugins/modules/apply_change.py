@@ -15,8 +15,10 @@ version_added: 0.1.0
 description:
   - The apply step of the C(hailo.services.reconcile) role (discover, plan, apply), in one task;
     it turns the device's change (M(hailo.services.device_plan)'s result) into its Outcome.
-  - Runs the change on the device as one M(hailo.services.port_transaction), then confirms it
-    (C(state=confirmed)) so that the device keeps it.
+  - Runs the change on the device as one M(hailo.services.port_transaction), then confirms it so
+    that the device keeps it. The confirmation is one command, not a second module; it is the script the
+    change installed in its journal directory (root's only), C(revert.py JOURNAL_DIR --confirm ID),
+    which runs the same code as the module's C(state=confirmed).
   - A device with nothing to do (the change's C(noop), decided from the discovery's probes)
     gets no transaction and no connection; its Outcome is C(ok), with the probes as its health.
   - When the change never answered (timed out, connection lost) or its confirmation failed, it

@@ -919,11 +919,15 @@ def main():
             module.fail_json(msg="cannot remove what hailo.services installed: %s" % err, invocation=invocation)
         module.exit_json(changed=bool(removed), removed=removed, lease_released=False, invocation=invocation)
 
+    if params["state"] == "confirmed":  # the same code as the controller's `revert.py --confirm`
+        try:
+            confirmed = transaction.confirm(journal_dir, params["id"], params["lease_holder"], module.check_mode)
+        except transaction.NotConfirmed as err:
+            module.fail_json(msg=str(err), lease_released=False, invocation=invocation,
+                             **({"rollback": err.rollback} if err.rollback else {}))
+        module.exit_json(invocation=invocation, **confirmed)
     if params["state"] != "applied":
         if not os.path.isdir(journal_dir):
-            if params["state"] == "confirmed":
-                module.fail_json(msg="change %s is not pending: the device holds no change" % params["id"],
-                                 lease_released=False, invocation=invocation)
             module.exit_json(changed=False, msg="no change on the device", lease_released=False,
                              invocation=invocation)
         fd = transaction.lock(journal_dir)
@@ -1006,29 +1010,13 @@ def main():
 
 
 def _settle(module, params, invocation):
-    """O(state=confirmed), O(state=reverted) or O(state=released), with the journal lock held."""
+    """O(state=reverted) or O(state=released), with the journal lock held."""
     journal_dir = params["journal_dir"]
     journal = transaction.load(journal_dir)
     lease = transaction.read_lease(journal_dir)
     if params["state"] == "released":
         released = False if module.check_mode else _release(params)
         module.exit_json(changed=released, lease_released=released, invocation=invocation)
-    if params["state"] == "confirmed":
-        if journal is None or journal.get("id") != params["id"]:
-            gone = transaction.last_revert(journal_dir) or {}
-            if gone.get("id") == params["id"]:
-                module.fail_json(msg="change %s was reverted by the device before it was confirmed (%s)"
-                                 % (params["id"], gone.get("reason")), rollback=gone, lease_released=False,
-                                 invocation=invocation)
-            pending = ("the pending change is %s" % journal.get("id")) if journal else "no change is pending"
-            module.fail_json(msg="change %s is not this device's pending change (%s); nothing was confirmed"
-                             % (params["id"], pending), lease_released=False, invocation=invocation)
-        if module.check_mode:
-            module.exit_json(changed=True, lease_released=False, invocation=invocation)
-        transaction.disarm(journal)
-        transaction.finish(journal_dir)
-        module.exit_json(changed=True, msg="change %s confirmed" % params["id"], lease_released=_release(params),
-                         invocation=invocation)
     if journal is None:
         module.exit_json(changed=False, msg="no unfinished change on the device", lease_released=False,
                          invocation=invocation)

@@ -10,6 +10,7 @@ modules beside it, and each action only maps its arguments onto them.
 from __future__ import annotations
 
 import importlib
+import shlex
 
 import yaml
 from ansible.errors import AnsibleConnectionFailure, AnsibleError
@@ -92,6 +93,19 @@ class DeviceAction(ActionBase):
             with within(seconds, what):
                 return self._execute_module(module_name="hailo.services." + name, module_args=module_args,
                                             task_vars=task_vars)
+        except AnsibleConnectionFailure as exc:
+            return {"unreachable": True, "msg": str(exc)}
+        except (Deadline, AnsibleError) as exc:
+            return {"failed": True, "msg": str(exc)}
+
+    def _command(self, argv, seconds=None, what="the step"):
+        """One command on the device (as the task's become user), within its deadline, with its
+        arguments quoted: ``{rc, stdout, stderr}``, or a lost connection or missed deadline as a
+        result, as :meth:`_module` gives them."""
+        try:
+            with within(seconds, what):
+                return self._low_level_execute_command(" ".join(shlex.quote(str(arg)) for arg in argv),
+                                                       sudoable=True)
         except AnsibleConnectionFailure as exc:
             return {"unreachable": True, "msg": str(exc)}
         except (Deadline, AnsibleError) as exc:

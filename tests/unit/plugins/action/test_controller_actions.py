@@ -1,6 +1,7 @@
 """The role's steps as actions (no play needed): fleet_plan on the controller; discover and
 apply_change, whose module calls on the device are replaced by recorded answers; and the base
 they share (validation, a ValueError fails the task naming its culprit)."""
+import json
 from unittest import mock
 
 import pytest
@@ -55,7 +56,10 @@ class Device:
 
     def low_level(self, cmd, **_kwargs):
         self.calls.append(("command", cmd))
-        return self.commands.pop(0)
+        answer = self.commands.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
 
     def run(self, cls, args, check_mode=False):
         step = action(cls, args, check_mode=check_mode)
@@ -142,12 +146,21 @@ def apply_args(**change):
             "rediscovery": {"config_dir": "/etc/hailo"}}
 
 
-def test_apply_applies_then_confirms_and_records_the_outcome():
-    device = Device({"changed": True, "id": "c1", "confirm_by": 1.0, "written": ["/etc/hailo/hailo-piper.yaml"],
-                     "restarted": ["hailo-piper"]}, {"changed": True, "lease_released": True})
+APPLIED = {"changed": True, "id": "c1", "confirm_by": 1.0, "written": ["/etc/hailo/hailo-piper.yaml"],
+           "restarted": ["hailo-piper"]}
+
+
+def confirmed(answer, rc=0):
+    return {"rc": rc, "stdout": json.dumps(answer) + "\n", "stderr": ""}
+
+
+def test_apply_applies_then_confirms_with_one_command_and_records_the_outcome():
+    device = Device(APPLIED, commands=[confirmed({"changed": True, "msg": "change c1 confirmed",
+                                                  "lease_released": True})])
     result = device.run(ApplyChange, apply_args())
-    calls = [(name, args.get("state")) for name, args in device.calls]
-    assert calls == [("port_transaction", None), ("port_transaction", "confirmed")]
+    calls = [(name, args.get("state") if isinstance(args, dict) else args) for name, args in device.calls]
+    assert calls == [("port_transaction", None),
+                     ("command", "/var/lib/j/revert.py /var/lib/j --confirm c1 run-1")]
     assert device.calls[0][1]["restart"] == ["hailo-piper"] and device.calls[0][1]["journal_dir"] == "/var/lib/j"
     assert not result.get("failed") and result["changed"] is True and result["lease_released"] is True
     assert result["record"]["outcome"] == "changed" and result["record"]["restarted"] == ["hailo-piper"]
@@ -272,3 +285,28 @@ def test_apply_in_check_mode_names_the_refusal_first_when_the_check_of_the_chang
     assert result["failed"] is True and result["record"]["message"] == "Switching pi1 ... refused"
     assert result["msg"] == ("Switching pi1 ... refused\nThe check of the change failed too: "
                              "systemd-analyze verify refused the new unit")
+
+
+@pytest.mark.parametrize("answer, cause", [
+    (confirmed({"failed": True, "msg": "change c1 was reverted by the device before it was confirmed (late)",
+                "lease_released": False}, rc=1), "change c1 was reverted by the device before it was confirmed"),
+    ({"rc": 127, "stdout": "", "stderr": "sh: 1: /var/lib/j/revert.py: not found"},
+     "the confirmation gave no answer (exit status 127): sh: 1: /var/lib/j/revert.py: not found"),
+])
+def test_a_failed_confirmation_reverts_the_change_from_here(answer, cause):
+    device = Device(APPLIED, {"changed": True, "rollback": {"restored": ["/etc/hailo/hailo-piper.yaml"]}},
+                    {"services": {"hailo-piper": {"port": 5002, "serving": True}}}, commands=[answer])
+    result = device.run(ApplyChange, apply_args())
+    assert [name for name, _args in device.calls] == ["port_transaction", "command", "port_transaction",
+                                                     "service_info"]
+    assert device.calls[2][1]["state"] == "reverted" and result["failed"] is True
+    assert cause in result["msg"], result["msg"]
+
+
+def test_a_device_lost_before_the_confirmation_is_reverted_from_here_or_by_its_timer():
+    device = Device(APPLIED, AnsibleConnectionFailure("still gone"),
+                    commands=[AnsibleConnectionFailure("ssh: connect to host pi1 port 22: Connection timed out")])
+    result = device.run(ApplyChange, apply_args())
+    assert [name for name, _args in device.calls] == ["port_transaction", "command", "port_transaction"]
+    assert result["failed"] is True and "pi1 became unreachable before the change was confirmed: ssh: connect" \
+        in result["msg"]

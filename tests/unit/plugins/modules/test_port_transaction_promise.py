@@ -29,11 +29,45 @@ from test_port_transaction import (  # noqa: F401 pylint: disable=import-error,u
 )
 
 
-def revert_script(device, mode):
+def revert_script(device, mode, *args):
     journal_dir = device / "journal"
     env = dict(os.environ, PATH="%s:%s" % (device / "bin", os.environ["PATH"]), FAKE_LOG=str(device / "calls.log"))
-    return subprocess.run([sys.executable, str(journal_dir / "revert.py"), str(journal_dir), mode], env=env,
+    return subprocess.run([sys.executable, str(journal_dir / "revert.py"), str(journal_dir), mode, *args], env=env,
                           check=False, timeout=30, capture_output=True)
+
+
+def test_the_device_script_confirms_its_change_as_the_module_does(device, server):
+    """`revert.py JOURNAL_DIR --confirm ID HOLDER`: the controller's confirmation as one command."""
+    journal_dir = device / "journal"
+    result = run(device, move_depth(device, 11439, server, confirm_timeout=30, lease_holder="run-a"))
+    assert not result.get("failed"), result
+    foreign = revert_script(device, "--confirm", "1-abcdef", "run-a")
+    assert foreign.returncode == 1 and json.loads(foreign.stdout)["msg"] == (
+        "change 1-abcdef is not this device's pending change (the pending change is %s); nothing was confirmed"
+        % result["id"])
+    assert (journal_dir / "journal.json").exists() and (journal_dir / "lease.json").exists()
+    confirmed = revert_script(device, "--confirm", result["id"], "run-a")
+    assert confirmed.returncode == 0, confirmed.stderr
+    assert json.loads(confirmed.stdout) == {"changed": True, "msg": "change %s confirmed" % result["id"],
+                                            "lease_released": True}
+    assert not (journal_dir / "journal.json").exists() and not (journal_dir / "lease.json").exists()
+    assert "systemctl stop -- port-reconcile-revert-%s.timer" % result["id"] in " ".join(calls(device))
+    assert b"port: 11439" in (device / "etc-hailo" / "hailo-depth.yaml").read_bytes()  # kept
+    again = revert_script(device, "--confirm", result["id"], "run-a")
+    assert again.returncode == 1 and "no change is pending" in json.loads(again.stdout)["msg"]
+
+
+def test_the_device_script_refuses_to_confirm_a_change_the_device_reverted(device, server):
+    result = run(device, move_depth(device, 11439, server, confirm_timeout=30, lease_holder="run-a"))
+    journal = json.loads((device / "journal" / "journal.json").read_text())
+    journal["confirm_by"] = time.time() - 1
+    (device / "journal" / "journal.json").write_text(json.dumps(journal))
+    assert revert_script(device, "--timer").returncode == 0
+    late = revert_script(device, "--confirm", result["id"], "run-a")
+    answer = json.loads(late.stdout)
+    assert late.returncode == 1 and "reverted by the device before it was confirmed" in answer["msg"]
+    assert answer["rollback"]["id"] == result["id"] and answer["lease_released"] is False
+    assert (device / "etc-hailo" / "hailo-depth.yaml").read_bytes() == DEPTH
 
 
 def test_the_first_change_installs_an_enabled_boot_unit_ordered_before_the_services(device, server):
