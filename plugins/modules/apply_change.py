@@ -14,7 +14,7 @@ short_description: Internal step, not for direct use (hailo.services.reconcile r
 version_added: 0.1.0
 description:
   - The apply step of the C(hailo.services.reconcile) role (discover, plan, apply), in one task;
-    it turns the device's change (M(hailo.services.device_plan)'s result) into its Outcome.
+    it turns the device's change (M(hailo.services.device_change)'s result) into its Outcome.
   - Runs the change on the device as one M(hailo.services.port_transaction), then confirms it
     (C(state=confirmed)) so that the device keeps it.
   - A device with nothing to do (the change's C(noop), decided from the discovery's probes)
@@ -46,7 +46,7 @@ attributes:
     support: full
 options:
   change:
-    description: The device's change, as M(hailo.services.device_plan) returns it.
+    description: The device's change, as M(hailo.services.device_change) returns it.
     type: dict
     required: true
   discovery:
@@ -70,7 +70,7 @@ options:
     type: bool
     default: true
 seealso:
-  - module: hailo.services.device_plan
+  - module: hailo.services.device_change
   - module: hailo.services.port_transaction
 """
 
