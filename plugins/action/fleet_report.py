@@ -39,10 +39,10 @@ class ActionModule(ActionBase):
             argument_spec=ARGUMENT_SPEC,
             required_if=[["saved_plan", True, ["plan_out"]]],
         )
-        fleet_plan = args["fleet_plan"]
+        fleet_map = args["fleet_map"]
         hosts = args["hosts"]
         if hosts is None:
-            hosts = list(fleet_plan.get("hosts_all") or ())
+            hosts = list(fleet_map.get("hosts_all") or ())
         # Every device's Outcome, read here once; a device the rollout never reached has none.
         check_mode = bool(task_vars.get("ansible_check_mode"))
         registered = dict((host, device_vars(hostvars, host)) for host in hosts)
@@ -58,9 +58,9 @@ class ActionModule(ActionBase):
             "check_mode": bool(task_vars.get("ansible_check_mode")) or not args["applying"],
             "tags": task_vars.get("ansible_run_tags"),
             "limit": task_vars.get("ansible_limit"),
-            "scope": args["scope"] or fleet_plan.get("scope"),
+            "scope": args["scope"] or fleet_map.get("scope"),
             "stopped": args["stopped"],
-            "serial": fleet_plan.get("serial"),
+            "serial": fleet_map.get("serial"),
             "batches": args["batches"],
             "max_failed_hosts": args["max_failed_hosts"],
             "max_fail_percentage": args["max_fail_percentage"],
@@ -71,11 +71,11 @@ class ActionModule(ActionBase):
         # play's hosts; without a result they count as unreachable.
         lost = [] if args["active_hosts"] is None else [h for h in hosts if h not in args["active_hosts"]]
         try:
-            report = fleet_report(fleet_plan, results, hosts, meta, lost=lost)
+            report = fleet_report(fleet_map, results, hosts, meta, lost=lost)
             result.update(report=report, **report_outputs(report, report_dir, os.path.exists(source_references)))
             if args["saved_plan"]:
                 facts = dict((host, found["discovery"]) for host, found in registered.items())
-                document = plan_document(fleet_plan, facts, results, {"generated": generated, "scope": meta["scope"]})
+                document = plan_document(fleet_map, facts, results, {"generated": generated, "scope": meta["scope"]})
                 result["saved_plan"] = {"document": document, "markdown": plan_markdown(document)}
         except (KeyError, TypeError, AttributeError, ValueError) as exc:
             result.update(failed=True, msg="fleet_report: %s" % exc)

@@ -14,11 +14,12 @@ short_description: Internal step, not for direct use (hailo.services.reconcile r
 version_added: 0.1.0
 description:
   - The apply step of the C(hailo.services.reconcile) role (discover, plan, apply), in one task;
-    it turns the device's change (M(hailo.services.device_plan)'s result) into its Outcome.
+    it turns the device's change (M(hailo.services.device_change)'s result) into its Outcome.
   - Runs the change on the device as one M(hailo.services.port_transaction), then confirms it so
-    that the device keeps it. The confirmation is one command, not a second module; it is the script the
-    change installed in its journal directory (root's only), C(revert.py JOURNAL_DIR --confirm ID),
-    which runs the same code as the module's C(state=confirmed).
+    that the device keeps it. The confirmation is one command, not a second module; it is the
+    script the change installed in its journal directory (root's only),
+    C(revert.py JOURNAL_DIR --confirm ID), which runs the same code as the module's
+    C(state=confirmed).
   - A device with nothing to do (the change's C(noop), decided from the discovery's probes)
     gets no transaction and no connection; its Outcome is C(ok), with the probes as its health.
   - When the change never answered (timed out, connection lost) or its confirmation failed, it
@@ -49,7 +50,7 @@ attributes:
     support: full
 options:
   change:
-    description: The device's change, as M(hailo.services.device_plan) returns it.
+    description: The device's change, as M(hailo.services.device_change) returns it.
     type: dict
     required: true
   discovery:
@@ -73,7 +74,7 @@ options:
     type: bool
     default: true
 seealso:
-  - module: hailo.services.device_plan
+  - module: hailo.services.device_change
   - module: hailo.services.port_transaction
 """
 

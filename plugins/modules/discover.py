@@ -60,7 +60,7 @@ options:
     default: 600
 seealso:
   - module: hailo.services.service_info
-  - module: hailo.services.device_plan
+  - module: hailo.services.device_change
 """
 
 EXAMPLES = r"""

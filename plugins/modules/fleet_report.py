@@ -17,7 +17,7 @@ description:
     the fleet map and, per device, the old and new port of each service, what was restarted,
     health results, rollbacks and unreachable devices - with its Markdown migration guide,
     the data to publish with M(ansible.builtin.set_stats) and the message to fail the run with.
-  - Given O(fleet_plan), writes the report into O(report_dir) on the controller, as
+  - Given O(fleet_map), writes the report into O(report_dir) on the controller, as
     C(fleet-rollout.md) and C(fleet-rollout.json), each replaced whole (a temporary file, then a
     rename), in check mode too - the report of what would change is what a check run is for.
   - With O(saved_plan), also builds the document C(playbooks/plan.yml) saves, and writes it as
@@ -30,7 +30,7 @@ extends_documentation_fragment:
   - hailo.services.controller
 options:
   hosts:
-    description: The devices of the rollout, in order. Default is the C(hosts_all) of O(fleet_plan).
+    description: The devices of the rollout, in order. Default is the C(hosts_all) of O(fleet_map).
     type: list
     elements: str
   max_failed_hosts:
@@ -41,10 +41,10 @@ options:
     description: The failure budget's limit in percent (M(hailo.services.fleet_budget)), kept in the report as given.
     type: raw
     required: true
-  fleet_plan:
+  fleet_map:
     description:
-      - The fleet plan of the rollout (the fact C(reconcile_fleet_plan) of
-        M(hailo.services.fleet_plan)); its C(serial) is the report's.
+      - The fleet map of the rollout (the fact C(reconcile_fleet_map) of
+        M(hailo.services.fleet_map)); its C(serial) is the report's.
     type: dict
     required: true
   report_dir:
@@ -60,7 +60,7 @@ options:
     type: bool
     default: true
   scope:
-    description: The scope of the rollout, for the report. Default is the C(scope) of O(fleet_plan).
+    description: The scope of the rollout, for the report. Default is the C(scope) of O(fleet_map).
     type: str
     choices: [fleet, host]
   stopped:
@@ -72,7 +72,7 @@ options:
     elements: list
     default: []
   saved_plan:
-    description: Also build and write the saved plan. Needs O(fleet_plan) and O(plan_out).
+    description: Also build and write the saved plan. Needs O(fleet_map) and O(plan_out).
     type: bool
     default: false
   plan_out:
@@ -85,12 +85,12 @@ options:
   active_hosts:
     description:
       - The hosts still in the run (C(ansible_play_hosts) of the report's play). A device of the
-        fleet plan that is not among them and recorded no result dropped out of the run, and is
+        fleet map that is not among them and recorded no result dropped out of the run, and is
         reported as unreachable rather than as not reached.
     type: list
     elements: str
 seealso:
-  - module: hailo.services.fleet_plan
+  - module: hailo.services.fleet_map
   - module: hailo.services.fleet_budget
   - module: ansible.builtin.set_stats
 """
@@ -98,7 +98,7 @@ seealso:
 EXAMPLES = r"""
 - name: Gather the fleet report
   hailo.services.fleet_report:
-    fleet_plan: "{{ hostvars['localhost'].reconcile_fleet_plan }}"
+    fleet_map: "{{ hostvars['localhost'].reconcile_fleet_map }}"
     report_dir: /srv/reports
     max_failed_hosts: 0
     max_fail_percentage: 25

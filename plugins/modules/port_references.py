@@ -68,7 +68,7 @@ options:
     description:
       - The port moves, in the shape of the C(changes) list that the
         P(hailo.services.reconcile_ports#filter) filter returns, so the filter's output can be
-        passed as is, for example C("{{ port_plan.changes }}").
+        passed as is, for example C("{{ port_map.changes }}").
       - A move whose O(moves[].from) equals its O(moves[].to) changes nothing.
       - A service may appear twice only with the same ports.
       - An empty list changes nothing.
@@ -127,12 +127,12 @@ notes:
 EXAMPLES = r"""
 - name: Compute the port plan
   ansible.builtin.set_fact:
-    port_plan: "{{ hailo_services_catalog | hailo.services.reconcile_ports(reserved=[5099, 7860]) }}"
+    port_map: "{{ hailo_services_catalog | hailo.services.reconcile_ports(reserved=[5099, 7860]) }}"
 
 - name: Rewrite the stale ports in the source tree
   hailo.services.port_references:
     path: /srv/hailo/system_services
-    moves: "{{ port_plan.changes }}"
+    moves: "{{ port_map.changes }}"
   register: port_refs
 
 - name: Show the lines a human should look at

@@ -126,14 +126,14 @@ EXAMPLES = r"""
 - name: Rewrite the stale ports in the source tree
   hailo.services.port_references:
     path: "{{ refs_settings.root }}"
-    moves: "{{ port_plan.changes }}"
+    moves: "{{ port_map.changes }}"
   register: port_refs
 
 - name: Build the report
   hailo.services.source_report:
     result: "{{ port_refs }}"
     root: "{{ refs_settings.root }}"
-    moves: "{{ port_plan.changes }}"
+    moves: "{{ port_map.changes }}"
     host: localhost
     managed: "{{ ansible_managed | default(omit) }}"
   register: refs_report

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to hailo.services
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The base of the role's controller-side steps (device_plan, fleet_plan, device_result).
+"""The base of the role's controller-side steps (device_change, fleet_map, device_result).
 
 The one module under plugin_utils that imports Ansible: the steps' logic stays in the pure
 modules beside it, and each action only maps its arguments onto them.

@@ -76,7 +76,7 @@ def device_record(discovery=None, change=None, outcome=None, health=None, applyi
     """A device's Outcome, read from what the rollout registered for it, or None when the rollout
     never reached it (a batch the failure budget stopped).
 
-    :param change: its DeviceChange (``device_plan``'s result), or None.
+    :param change: its DeviceChange (``device_change``'s result), or None.
     :param outcome: ``apply_change``'s result, whose ``record`` is the Outcome when it ran.
     :param health: a ``health_check`` result (``--tags verify``).
     Without ``apply_change`` (``--tags plan``, ``--tags verify``), the Outcome is what the change

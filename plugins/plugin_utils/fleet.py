@@ -6,7 +6,7 @@
 :func:`fleet_merge` turns every device's ``service_info`` into ONE engine input: the union of
 the services found on any device, each at the port most devices use, and the union of the
 ports other programs hold on any device. The engine's map is then the same for every device.
-:func:`host_plan` cuts that map down to one device (only the services it runs, moves counted
+:func:`host_map` cuts that map down to one device (only the services it runs, moves counted
 from its own ports, its own restart order). :func:`fleet_budget` says whether a canary rollout
 may go on to its next batch, and :func:`budget_progress` what it has done so far.
 """
@@ -137,24 +137,25 @@ def fleet_merge(hosts, catalog):
     }
 
 
-def host_plan(plan, discovered):
+def host_map(port_map, discovered):
     """The fleet map as it applies to one device.
 
-    :param plan: the engine's output for the fleet (``ports``, ``changes``, ``restart_order``).
+    :param port_map: the FleetMap's ``port_map``: the engine's output for the fleet (``ports``,
+        ``changes``, ``restart_order``).
     :param discovered: the device's ``service_info`` ``services``; empty means a preview on
         the controller (the fleet map is returned unchanged).
     :returns: the same shape as the engine's output, with only the device's services, each
         move counted from the device's own port, and a restart order for this device.
     """
     if not discovered:
-        return plan
-    reasons = {c["service"]: c for c in plan.get("changes", ())}
+        return port_map
+    reasons = {c["service"]: c for c in port_map.get("changes", ())}
     ports = {}
     changes = []
     for name in sorted(discovered):
-        if name not in plan["ports"]:
+        if name not in port_map["ports"]:
             raise FleetError("service %s is on the device but not in the fleet map" % name)
-        target = plan["ports"][name]
+        target = port_map["ports"][name]
         ports[name] = target
         current = (discovered[name] or {}).get("port")
         if current == target:
@@ -256,7 +257,7 @@ def fleet_serial(value):
     return [_batch_size(item, raw) for item in value]
 
 
-def source_moves(catalog, plan):
+def source_moves(catalog, port_map):
     """The moves for the services' source tree: from the port each service's source says (the
     catalog's ``port``, the port it had before reconciliation) to its port in the fleet map.
 
@@ -264,7 +265,7 @@ def source_moves(catalog, plan):
     not run, or a fleet already on the map, still gets its references migrated.
     """
     moves = []
-    ports = (plan or {}).get("ports") or {}
+    ports = (port_map or {}).get("ports") or {}
     for name in sorted(ports):
         old = ((catalog or {}).get(name) or {}).get("port")
         if isinstance(old, int) and not isinstance(old, bool) and old != ports[name]:

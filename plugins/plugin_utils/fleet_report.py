@@ -84,7 +84,7 @@ def _client_changes(fleet_map, devices, check_mode):
 def fleet_report(fleet, results, hosts, meta=None, lost=()):
     """One document for the whole run.
 
-    :param fleet: the fleet plan (``fleet_merge``'s output plus ``plan``, the engine's map).
+    :param fleet: the FleetMap (``fleet_merge``'s output plus ``port_map``, the engine's map).
     :param results: hostname -> the device's result (``outcome``, ``message``, ``ports``
         [{service, old, new}], ``restarted``, ``health`` {service: {ok, latency_ms, port,
         detail}}, ``rollback``), or None for a device the rollout never reached.
@@ -95,16 +95,16 @@ def fleet_report(fleet, results, hosts, meta=None, lost=()):
     """
     meta = dict(meta or {})
     fleet = fleet or {}
-    plan = fleet.get("plan") or {"ports": {}, "changes": []}
+    port_map = fleet.get("port_map") or {"ports": {}, "changes": []}
     services = fleet.get("services") or {}
     results = results or {}
     devices = {host: _device(host, fleet, results.get(host), host in lost) for host in hosts}
     counts = {o: 0 for o in OUTCOMES}
     for device in devices.values():
         counts[device["outcome"]] += 1
-    moved = {c["service"]: c for c in plan.get("changes") or ()}
+    moved = {c["service"]: c for c in port_map.get("changes") or ()}
     fleet_map = []
-    for name, new in sorted(plan.get("ports", {}).items(), key=lambda i: (i[1], i[0])):
+    for name, new in sorted(port_map.get("ports", {}).items(), key=lambda i: (i[1], i[0])):
         old = (services.get(name) or {}).get("port", new)
         runs_on = sorted(h for h, info in (fleet.get("hosts") or {}).items()
                          if name in info.get("services", ()))

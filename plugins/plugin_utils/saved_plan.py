@@ -32,14 +32,14 @@ def _seen(facts):
     return seen
 
 
-def plan_document(fleet_plan, facts_by_host, results, meta=None):
+def plan_document(fleet_map, facts_by_host, results, meta=None):
     """The plan file's document.
 
-    :param fleet_plan: the playbook's ``reconcile_fleet_plan`` (fleet_merge output + ``plan``).
+    :param fleet_map: the playbook's ``reconcile_fleet_map`` (fleet_merge output + ``port_map``).
     :param facts_by_host: host -> its ``service_info`` result, as discovered for the plan.
     :param results: host -> its ``reconcile_result`` (what would change), or None.
     """
-    plan = (fleet_plan or {}).get("plan") or {}
+    port_map = (fleet_map or {}).get("port_map") or {}
     devices = {}
     for host in sorted(facts_by_host):
         result = (results or {}).get(host) or {}
@@ -51,10 +51,10 @@ def plan_document(fleet_plan, facts_by_host, results, meta=None):
             "seen": _seen(facts_by_host[host]),
         }
     return dict({"format": FORMAT}, **dict(meta or {}, **{
-        "fleet_map": dict(plan.get("ports") or {}),
-        "changes": list(plan.get("changes") or ()),
-        "restart_order": list(plan.get("restart_order") or ()),
-        "skipped": dict((fleet_plan or {}).get("skipped") or {}),
+        "fleet_map": dict(port_map.get("ports") or {}),
+        "changes": list(port_map.get("changes") or ()),
+        "restart_order": list(port_map.get("restart_order") or ()),
+        "skipped": dict((fleet_map or {}).get("skipped") or {}),
         "devices": devices,
     }))
 

@@ -24,7 +24,7 @@ from ansible_collections.hailo.services.plugins.plugin_utils.catalog import cata
 from ansible_collections.hailo.services.plugins.plugin_utils.fleet import FleetError, fleet_serial
 
 # Variables with a role's prefix that the collection sets itself, as facts, for the report.
-SET_BY_COLLECTION = frozenset(("reconcile_result", "reconcile_port_plan"))
+SET_BY_COLLECTION = frozenset(("reconcile_result", "reconcile_port_map"))
 
 _ALLOWED = {
     "int": "an integer", "float": "a number", "bool": "true or false", "dict": "a mapping",

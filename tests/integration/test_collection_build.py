@@ -17,7 +17,8 @@ def test_build_and_install(tmp_path):
         names = archive.getnames()
     assert "plugins/filter/port_map.py" in names  # the public filters (reconcile_ports, port_table, ...)
     assert "plugins/filter/reconcile_ports.yml" in names  # and their docs beside them
-    assert "plugins/action/device_plan.py" in names
+    assert "plugins/action/device_change.py" in names
+    assert "plugins/action/fleet_map.py" in names
     assert "roles/reconcile/tasks/main.yml" in names
     assert "playbooks/reconcile.yml" in names
     for test_only in ("tests", "molecule", "bench", ".ci", ".collections", ".venv", "Makefile"):
@@ -35,3 +36,4 @@ def test_build_and_install(tmp_path):
         capture_output=True, text=True, check=False, timeout=300)
     assert doc.returncode == 0, doc.stderr
     assert str(target) in doc.stdout
+

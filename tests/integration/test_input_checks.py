@@ -121,7 +121,7 @@ def test_bad_inventory_vars_are_refused_naming_the_devices(tmp_path):
 
 
 def test_the_collections_own_facts_are_not_refused(tmp_path):
-    """reconcile_result and reconcile_port_plan are facts the role sets: never unknown."""
+    """reconcile_result and reconcile_port_map are facts the role sets: never unknown."""
     path = inventory(tmp_path, groups={"hailo_devices": {"dev-a": device(tmp_path / "dev-a")}})
     result, output = run(tmp_path, path, "--tags", "plan", "-e", json.dumps({"reconcile_result": {}}))
     assert result.returncode == 0, output[-3000:]

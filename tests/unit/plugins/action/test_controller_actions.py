@@ -1,4 +1,4 @@
-"""The role's steps as actions (no play needed): fleet_plan on the controller; discover and
+"""The role's steps as actions (no play needed): fleet_map on the controller; discover and
 apply_change, whose module calls on the device are replaced by recorded answers; and the base
 they share (validation, a ValueError fails the task naming its culprit)."""
 import json
@@ -11,7 +11,7 @@ from ansible.playbook.task import Task
 
 from ansible_collections.hailo.services.plugins.action.apply_change import ActionModule as ApplyChange
 from ansible_collections.hailo.services.plugins.action.discover import ActionModule as Discover
-from ansible_collections.hailo.services.plugins.action.fleet_plan import ActionModule as FleetPlan
+from ansible_collections.hailo.services.plugins.action.fleet_map import ActionModule as FleetMap
 
 CATALOG = {"hailo-face": {"port": 5002, "frozen": True}, "hailo-piper": {"port": 5002}}
 
@@ -68,22 +68,22 @@ class Device:
             return step.run(task_vars={"inventory_hostname": "pi1", "hostvars": HOSTVARS})
 
 
-def test_fleet_plan_reads_every_hosts_discovery_and_returns_the_plan_as_a_fact():
-    result = run(FleetPlan, {"hosts": ["pi1", "pi2", "pi3"], "catalog": CATALOG,
-                             "serial": "[1, '50%']",
-                             "outside": [{"item": "pi9", "services": {"hailo-piper": found(5003)}, "in_use": []}]})
+def test_fleet_map_reads_every_hosts_discovery_and_returns_the_fleet_map_as_a_fact():
+    result = run(FleetMap, {"hosts": ["pi1", "pi2", "pi3"], "catalog": CATALOG,
+                            "serial": "[1, '50%']",
+                            "outside": [{"item": "pi9", "services": {"hailo-piper": found(5003)}, "in_use": []}]})
     assert result["changed"] is False and not result.get("failed")
-    plan = result["ansible_facts"]["reconcile_fleet_plan"]
-    assert plan["serial"] == [1, "50%"]
-    assert plan["outside_limit"] == ["pi9"]
-    assert sorted(plan["skipped"]) == ["pi2", "pi3"]
-    assert plan["plan"]["ports"] == {"hailo-face": 5002, "hailo-piper": 5003}
-    assert plan["source_moves"] == [{"service": "hailo-piper", "from": 5002, "to": 5003,
+    fleet = result["ansible_facts"]["reconcile_fleet_map"]
+    assert fleet["serial"] == [1, "50%"]
+    assert fleet["outside_limit"] == ["pi9"]
+    assert sorted(fleet["skipped"]) == ["pi2", "pi3"]
+    assert fleet["port_map"]["ports"] == {"hailo-face": 5002, "hailo-piper": 5003}
+    assert fleet["source_moves"] == [{"service": "hailo-piper", "from": 5002, "to": 5003,
                                      "reason": "fleet map: hailo-piper moves from 5002 to 5003"}]
 
 
 def test_a_bad_value_fails_the_task_naming_it():
-    result = run(FleetPlan, {"hosts": ["pi1"], "catalog": CATALOG, "serial": "[0]"})
+    result = run(FleetMap, {"hosts": ["pi1"], "catalog": CATALOG, "serial": "[0]"})
     assert result["failed"] is True
     assert result["msg"] == "reconcile_serial: batch size 0 must be at least 1"
 
@@ -236,7 +236,7 @@ def test_every_action_validates_what_its_documentation_says():
 
     from ansible_collections.hailo.services.plugins.plugin_utils.controller_action import spec_from_options
 
-    for name in ("apply_change", "check_input", "device_plan", "discover", "fleet_budget", "fleet_plan",
+    for name in ("apply_change", "check_input", "device_change", "discover", "fleet_budget", "fleet_map",
                  "fleet_report", "source_report"):
         action_module = importlib.import_module("ansible_collections.hailo.services.plugins.action." + name)
         doc = yaml.safe_load(importlib.import_module("ansible_collections.hailo.services.plugins.modules." + name)

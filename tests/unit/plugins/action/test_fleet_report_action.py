@@ -9,15 +9,15 @@ from ansible.playbook.task import Task
 
 from ansible_collections.hailo.services.plugins.action.fleet_report import ActionModule
 
-FLEET_PLAN = {
+FLEET_MAP = {
     "services": {"hailo-ocr": {"port": 11436}, "hailo-depth": {"port": 11436}},
     "hosts": {"pi1": {"services": ["hailo-ocr", "hailo-depth"], "notes": []},
               "pi2": {"services": ["hailo-ocr", "hailo-depth"], "notes": []}},
     "skipped": {}, "disagreements": [], "in_use": [], "scope": "fleet",
     "hosts_all": ["pi1", "pi2", "pi3"], "serial": [1, "50%"],
-    "plan": {"ports": {"hailo-ocr": 11436, "hailo-depth": 11437},
-             "changes": [{"service": "hailo-depth", "from": 11436, "to": 11437, "reason": "shared 11436"}],
-             "restart_order": ["hailo-depth"]},
+    "port_map": {"ports": {"hailo-ocr": 11436, "hailo-depth": 11437},
+                 "changes": [{"service": "hailo-depth", "from": 11436, "to": 11437, "reason": "shared 11436"}],
+                 "restart_order": ["hailo-depth"]},
 }
 # What the role registered: each device's Discovery, and its Outcome (apply_change's record).
 HOSTVARS = {
@@ -42,7 +42,7 @@ def run(args, check_mode=False, **task_vars):
 
 def test_the_report_of_the_fleet_plans_devices(tmp_path):
     (tmp_path / "source-references.md").write_text("## Source references\n")
-    result = run({"fleet_plan": FLEET_PLAN, "report_dir": str(tmp_path), "max_failed_hosts": 0,
+    result = run({"fleet_map": FLEET_MAP, "report_dir": str(tmp_path), "max_failed_hosts": 0,
                   "max_fail_percentage": 100, "stopped": "1 device failed (pi2)",
                   "batches": [["pi1"], ["pi2"], ["pi3"]], "applying": False},
                  ansible_limit="pi1:pi2:pi3")
@@ -71,7 +71,7 @@ def test_the_report_of_the_fleet_plans_devices(tmp_path):
 
 def test_the_report_is_written_in_check_mode_too_into_a_new_directory(tmp_path):
     reports = tmp_path / "new" / "reports"
-    result = run({"fleet_plan": FLEET_PLAN, "report_dir": str(reports), "max_failed_hosts": 0,
+    result = run({"fleet_map": FLEET_MAP, "report_dir": str(reports), "max_failed_hosts": 0,
                   "max_fail_percentage": 100}, check_mode=True)
     assert result["report"]["check_mode"] is True
     assert sorted(os.listdir(str(reports))) == ["fleet-rollout.json", "fleet-rollout.md"]
@@ -80,13 +80,13 @@ def test_the_report_is_written_in_check_mode_too_into_a_new_directory(tmp_path):
 def test_a_report_dir_that_cannot_be_written_fails_naming_it(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("")
-    result = run({"fleet_plan": FLEET_PLAN, "report_dir": str(blocker / "reports"), "max_failed_hosts": 0,
+    result = run({"fleet_map": FLEET_MAP, "report_dir": str(blocker / "reports"), "max_failed_hosts": 0,
                   "max_fail_percentage": 100})
     assert result["failed"] and "cannot write the report" in result["msg"] and str(blocker) in result["msg"]
 
 
 def test_the_saved_plan_when_asked(tmp_path):
-    args = {"fleet_plan": FLEET_PLAN, "report_dir": str(tmp_path), "max_failed_hosts": 0,
+    args = {"fleet_map": FLEET_MAP, "report_dir": str(tmp_path), "max_failed_hosts": 0,
             "max_fail_percentage": 100, "saved_plan": True,
             "plan_out": str(tmp_path / "plans" / "fleet-plan"), "fail_on_device_error": False}
     result = run(args)
@@ -109,9 +109,9 @@ def test_the_saved_plan_when_asked(tmp_path):
 
 
 @pytest.mark.parametrize("args, culprit", [
-    ({"max_failed_hosts": 0, "max_fail_percentage": 100, "report_dir": "/tmp"}, "fleet_plan"),
-    ({"fleet_plan": {}, "max_failed_hosts": 0, "max_fail_percentage": 100}, "report_dir"),
-    ({"fleet_plan": {}, "report_dir": "/tmp", "max_failed_hosts": 0, "max_fail_percentage": 100,
+    ({"max_failed_hosts": 0, "max_fail_percentage": 100, "report_dir": "/tmp"}, "fleet_map"),
+    ({"fleet_map": {}, "max_failed_hosts": 0, "max_fail_percentage": 100}, "report_dir"),
+    ({"fleet_map": {}, "report_dir": "/tmp", "max_failed_hosts": 0, "max_fail_percentage": 100,
       "saved_plan": True}, "plan_out"),
 ])
 def test_missing_arguments_are_named(args, culprit):

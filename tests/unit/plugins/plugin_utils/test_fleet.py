@@ -8,7 +8,7 @@ from ansible_collections.hailo.services.plugins.plugin_utils.fleet import (
     fleet_merge,
     fleet_serial,
     source_moves,
-    host_plan,
+    host_map,
 )
 from ansible_collections.hailo.services.plugins.plugin_utils.port_map import reconcile
 
@@ -82,8 +82,8 @@ def test_a_rollout_stopped_half_way_keeps_the_map_the_moved_devices_are_on():
     assert merged["services"]["hailo-pose"]["port"] == 11441
     plan = reconcile(merged["services"], in_use=merged["in_use"])
     assert plan["ports"]["hailo-depth"] == 11440 and plan["ports"]["hailo-pose"] == 11441
-    assert host_plan(plan, hosts["pi1"]["services"])["changes"] == []
-    assert [(c["service"], c["from"], c["to"]) for c in host_plan(plan, hosts["pi2"]["services"])["changes"]] == [
+    assert host_map(plan, hosts["pi1"]["services"])["changes"] == []
+    assert [(c["service"], c["from"], c["to"]) for c in host_map(plan, hosts["pi2"]["services"])["changes"]] == [
         ("hailo-depth", 11439, 11440), ("hailo-pose", 11440, 11441)]
 
 
@@ -115,20 +115,20 @@ def test_host_plan_keeps_only_the_device_services_and_counts_from_its_port():
     hosts["pi3"]["services"]["hailo-piper"]["port"] = 5004
     merged = fleet_merge(hosts, CATALOG)
     plan = reconcile(merged["services"], in_use=merged["in_use"])
-    mine = host_plan(plan, hosts["pi2"]["services"])
+    mine = host_map(plan, hosts["pi2"]["services"])
     assert sorted(mine["ports"]) == sorted(hosts["pi2"]["services"])
     assert [c["service"] for c in mine["changes"]] == ["hailo-depth", "hailo-piper"]
-    other = host_plan(plan, hosts["pi3"]["services"])
+    other = host_map(plan, hosts["pi3"]["services"])
     piper = [c for c in other["changes"] if c["service"] == "hailo-piper"][0]
     assert piper["from"] == 5004 and piper["to"] == 5003 and "fleet map" in piper["reason"]
-    assert host_plan(plan, {}) is plan
+    assert host_map(plan, {}) is plan
     with pytest.raises(FleetError):
-        host_plan(plan, {"hailo-x": {"port": 1}})
+        host_map(plan, {"hailo-x": {"port": 1}})
 
 
 def test_host_plan_keeps_a_service_the_fleet_does_not_move():
     plan = {"ports": {"hailo-clip": 5000}, "changes": [], "restart_order": []}
-    mine = host_plan(plan, {"hailo-clip": {"port": 5005}})
+    mine = host_map(plan, {"hailo-clip": {"port": 5005}})
     assert mine["changes"][0]["reason"].startswith("the fleet keeps it on 5000")
 
 

@@ -22,7 +22,7 @@ def fleet():
         "pi3": {"unreachable": True, "msg": "no route"},
     }
     merged = fleet_merge(hosts, CATALOG)
-    merged["plan"] = reconcile(merged["services"], in_use=merged["in_use"])
+    merged["port_map"] = reconcile(merged["services"], in_use=merged["in_use"])
     return merged
 
 
@@ -70,10 +70,10 @@ def test_markdown_has_summary_first_then_clients_and_per_device_sections():
 
 
 def test_check_mode_and_nothing_to_move():
-    plan_fleet = fleet()
-    plan_fleet["plan"] = {"ports": {"hailo-clip": 5000}, "changes": []}
-    doc = fleet_report(plan_fleet, {"pi2": {"outcome": "changed", "restarted": ["hailo-clip"],
-                                            "ports": []}}, ["pi2"], {"check_mode": True})
+    fleet_map = fleet()
+    fleet_map["port_map"] = {"ports": {"hailo-clip": 5000}, "changes": []}
+    doc = fleet_report(fleet_map, {"pi2": {"outcome": "changed", "restarted": ["hailo-clip"],
+                                           "ports": []}}, ["pi2"], {"check_mode": True})
     text = fleet_report_markdown(doc)
     assert "(check mode: nothing was changed)" in text
     assert "Nothing: no service changes its port." in text

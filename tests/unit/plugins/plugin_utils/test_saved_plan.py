@@ -13,9 +13,9 @@ FACTS = {"services": {
     "hailo-ocr": {"port": 11436, "checksum": "a", "json_checksum": "b", "unit": {"checksum": "c"}},
     "hailo-depth": {"port": 11436, "checksum": "d", "json_checksum": "e", "unit": {"checksum": "f"}},
 }}
-FLEET = {"plan": {"ports": {"hailo-ocr": 11436, "hailo-depth": 11437},
-                  "changes": [{"service": "hailo-depth", "from": 11436, "to": 11437, "reason": "shared"}],
-                  "restart_order": ["hailo-depth"]},
+FLEET = {"port_map": {"ports": {"hailo-ocr": 11436, "hailo-depth": 11437},
+                      "changes": [{"service": "hailo-depth", "from": 11436, "to": 11437, "reason": "shared"}],
+                      "restart_order": ["hailo-depth"]},
          "skipped": {"pi9": "unreachable: no route"}}
 RESULTS = {"pi1": {"outcome": "changed", "restarted": ["hailo-depth"],
                    "ports": [{"name": "hailo-ocr", "from": 11436, "port": 11436},

@@ -279,7 +279,7 @@ def test_units_from_service_facts():
 
 
 def test_units_plan_from_facts_and_its_errors():
-    # What the unit_plan filter did before the role's plan became one call (device_plan).
+    # What the unit_plan filter did before the role's plan became one call (device_change).
     services = {"hailo-pose": {"unit": {"directives": None, "parse_error": "x: line 3: bad"}},
                 "hailo-clip": {"unit": {"directives": CLIP, "parse_error": None}}}
     units, reasons = units_from_facts(services)

@@ -58,7 +58,7 @@ def test_a_bad_serial_is_named():
 
 
 def test_unknown_names_get_the_closest_known_one_and_the_collections_facts_pass():
-    assert problems({"reconcile_servics": {}, "reconcile_result": {}, "reconcile_port_plan": {},
+    assert problems({"reconcile_servics": {}, "reconcile_result": {}, "reconcile_port_map": {},
                      "other_var": 1}) == [
         "reconcile_servics: no such variable; did you mean reconcile_services? (hailo.services "
         "knows the reconcile_* variables of its argument specs)"]

@@ -9,7 +9,7 @@ __metaclass__ = type
 
 DOCUMENTATION = r"""
 ---
-module: fleet_plan
+module: fleet_map
 short_description: Internal step, not for direct use (hailo.services.reconcile role - computes the fleet map)
 version_added: 0.1.0
 description:
@@ -23,7 +23,7 @@ description:
     source tree.
   - With O(plan_file), the saved plan's map replaces the computed one, so that exactly the
     reviewed plan is applied.
-  - Returns the plan as the fact C(reconcile_fleet_plan); run it with C(run_once),
+  - Returns the FleetMap as the fact C(reconcile_fleet_map); run it with C(run_once),
     C(delegate_to=localhost) and C(delegate_facts) to keep it on the controller.
 author:
   - hailo.services maintainers (@hailo)
@@ -78,12 +78,12 @@ options:
     type: str
     default: ""
 seealso:
-  - module: hailo.services.device_plan
+  - module: hailo.services.device_change
 """
 
 EXAMPLES = r"""
 - name: Compute the fleet map from every device's services
-  hailo.services.fleet_plan:
+  hailo.services.fleet_map:
     hosts: "{{ ansible_play_hosts_all }}"
     catalog: "{{ my_catalog }}"
     serial: [1, "25%", "100%"]
@@ -92,14 +92,14 @@ EXAMPLES = r"""
 
 RETURN = r"""
 ansible_facts:
-  description: The plan, set on every device of the play (the task runs once).
+  description: The FleetMap, set on every device of the play (the task runs once).
   returned: success
   type: complex
   contains:
-    reconcile_fleet_plan:
+    reconcile_fleet_map:
       description:
         - C(services) (the engine's input), C(in_use), C(hosts), C(skipped), C(disagreements),
-          C(preview), C(scope), C(hosts_all), C(outside_limit), C(serial), C(plan) (the
+          C(preview), C(scope), C(hosts_all), C(outside_limit), C(serial), C(port_map) (the
           engine's output), C(saved) (with O(plan_file)), C(source_moves) and C(table) (the
           map as lines to show).
       type: dict

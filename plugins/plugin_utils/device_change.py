@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to hailo.services
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""One device's whole plan, worked out on the controller in one call (pure; no Ansible import).
+"""One device's DeviceChange, worked out on the controller in one call (pure; no Ansible import).
 
 discover -> **plan** -> apply -> verify: from what ``service_info`` found on the device and the
 catalog, this works out the port map for the device, the units and configs to render, the
@@ -18,7 +18,7 @@ from ansible_collections.hailo.services.plugins.plugin_utils.config_template imp
     device_config_changes,
     device_config_data,
 )
-from ansible_collections.hailo.services.plugins.plugin_utils.fleet import host_plan
+from ansible_collections.hailo.services.plugins.plugin_utils.fleet import host_map
 from ansible_collections.hailo.services.plugins.plugin_utils.port_map import reconcile
 from ansible_collections.hailo.services.plugins.plugin_utils.port_report import port_table
 from ansible_collections.hailo.services.plugins.plugin_utils.rollout import (
@@ -32,7 +32,7 @@ from ansible_collections.hailo.services.plugins.plugin_utils.unit_file import un
 
 
 # The change of a device that must not be touched: nothing to write, restart or check.
-EMPTY_CHANGE = {"current": {}, "port_plan": {"ports": {}, "changes": [], "restart_order": []}, "table": [],
+EMPTY_CHANGE = {"current": {}, "port_map": {"ports": {}, "changes": [], "restart_order": []}, "table": [],
                 "steps": [], "actions": {}, "config_changes": [], "unit_refusals": [], "refusal": "", "health": [],
                 "noop": False}
 
@@ -91,19 +91,19 @@ def unreachable_or_failed(host, discovery):
     return None
 
 
-def device_plan(discovery, catalog, render_unit, render_config, host=None, fleet_map=None, saved=None,
-                scope="fleet", ranges=None, reserved=(), json_readers=(), unit_settings=None, config_defaults=None,
-                config_settings=None, config_mode="edit", unit_dir="/etc/systemd/system",
-                config_force=False, unit_force=False, plan_file=None):
+def device_change(discovery, catalog, render_unit, render_config, host=None, fleet_map=None, saved=None,
+                  scope="fleet", ranges=None, reserved=(), json_readers=(), unit_settings=None, config_defaults=None,
+                  config_settings=None, config_mode="edit", unit_dir="/etc/systemd/system",
+                  config_force=False, unit_force=False, plan_file=None):
     """Everything the role needs to change one device (its DeviceChange), from its Discovery.
 
     :param discovery: the device's ``service_info`` result (``services``, ``in_use``).
     :param render_unit: ``render_unit(body) -> text``, a unit file from its directives.
     :param render_config: ``render_config(name, data) -> text``, a template-mode YAML config.
-    :param fleet_map: the FleetMap's engine output (``ports``, ``changes``, ``restart_order``);
+    :param fleet_map: the FleetMap's ``port_map`` (``ports``, ``changes``, ``restart_order``);
         None when the role runs on its own, which computes a map for the device alone.
     :param saved: when a saved plan is applied, ``{"device": its entry for this device or None}``.
-    :returns: ``port_plan`` (the engine's shape, for this device), ``current`` (the engine's
+    :returns: ``port_map`` (the engine's shape, for this device), ``current`` (the engine's
         input), ``table`` (lines), ``steps``, ``actions`` (``port_transaction``'s arguments),
         ``config_changes`` and ``unit_refusals`` with ``refusal`` (the message, or None when
         nothing is refused or the matching force is set), ``health`` (the checks of the
@@ -125,10 +125,10 @@ def device_plan(discovery, catalog, render_unit, render_config, host=None, fleet
     current = device_services(discovered, catalog)
     from_fleet = scope == "fleet" and fleet_map is not None
     if from_fleet:
-        port_plan = host_plan(fleet_map, discovered)
+        port_map = host_map(fleet_map, discovered)
     else:
-        port_plan = reconcile(current, ranges=ranges or None, reserved=reserved,
-                              in_use=(facts or {}).get("in_use") if discovered else [])
+        port_map = reconcile(current, ranges=ranges or None, reserved=reserved,
+                             in_use=(facts or {}).get("in_use") if discovered else [])
 
     # Each unit keeps every directive its installer wrote; only what the inventory sets is overlaid.
     unit_services, reasons = units_from_facts(discovered)
@@ -136,13 +136,13 @@ def device_plan(discovery, catalog, render_unit, render_config, host=None, fleet
     units = dict((name, render_unit(unit_plan[name]["body"]))
                  for name in sorted(unit_plan) if unit_plan[name]["changed"])
 
-    config_data = device_config_data(discovered, catalog, port_plan, config_defaults, config_settings, config_mode)
+    config_data = device_config_data(discovered, catalog, port_map, config_defaults, config_settings, config_mode)
     configs = dict((name, {"yaml": render_config(name, config_data[name]), "json": config_json(config_data[name])})
                    for name in sorted(config_data))
     config_changes = device_config_changes(discovered, config_data)  # data against data, not text
 
-    steps = rollout_steps(discovered, catalog, port_plan, json_readers or (), units, configs)
-    actions = rollout_actions(steps, port_plan, discovered=discovered, units=units, configs=configs,
+    steps = rollout_steps(discovered, catalog, port_map, json_readers or (), units, configs)
+    actions = rollout_actions(steps, port_map, discovered=discovered, units=units, configs=configs,
                               unit_dir=unit_dir)
     unit_refusals = [line for name in sorted(unit_plan) for line in unit_plan[name].get("refusals") or ()]
     health = health_targets(steps, ports="current")
@@ -153,8 +153,8 @@ def device_plan(discovery, catalog, render_unit, render_config, host=None, fleet
         refusals.append(unit_refusal(host, unit_refusals))
     return {
         "current": current,
-        "port_plan": port_plan,
-        "table": [] if from_fleet else port_table(port_plan, current).splitlines(),
+        "port_map": port_map,
+        "table": [] if from_fleet else port_table(port_map, current).splitlines(),
         "steps": steps,
         "actions": actions,
         "config_changes": config_changes,

@@ -1,16 +1,16 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to hailo.services
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Action for hailo.services.device_plan: one device's plan, on the controller (see the module's docs)."""
+"""Action for hailo.services.device_change: one device's DeviceChange, on the controller (see the module's docs)."""
 
 from __future__ import annotations
 
 from ansible.plugins.loader import lookup_loader
 
 from ansible_collections.hailo.services.plugins.plugin_utils.controller_action import ControllerAction, documented_spec
-from ansible_collections.hailo.services.plugins.plugin_utils.device_plan import device_plan
+from ansible_collections.hailo.services.plugins.plugin_utils.device_change import device_change
 
-ARGUMENT_SPEC = documented_spec("device_plan")
+ARGUMENT_SPEC = documented_spec("device_change")
 
 
 class ActionModule(ControllerAction):
@@ -33,7 +33,7 @@ class ActionModule(ControllerAction):
             return render("%s/%s.yaml.j2" % (args["config_template_dir"], kind),
                           {"_reconcile_config": data, "item": name})
 
-        plan = device_plan(
+        change = device_change(
             args["discovery"], args["catalog"], render_unit, render_config, host=task_vars.get("inventory_hostname"),
             fleet_map=args["fleet_map"], saved={"device": args["saved_device"]} if args["saved_plan"] else None,
             scope=args["scope"], ranges=args["ranges"],
@@ -42,4 +42,4 @@ class ActionModule(ControllerAction):
             config_settings=args["config_settings"], config_mode=args["config_mode"],
             unit_dir=args["unit_dir"], config_force=args["config_force"], unit_force=args["unit_force"],
             plan_file=args["plan_file"])
-        return dict(plan, ansible_facts={"reconcile_port_plan": plan["port_plan"]})
+        return dict(change, ansible_facts={"reconcile_port_map": change["port_map"]})

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to hailo.services
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Action for hailo.services.fleet_plan: the fleet's one map, on the controller (see the module's docs)."""
+"""Action for hailo.services.fleet_map: the fleet's one map (the FleetMap), on the controller (see the module's docs)."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from ansible_collections.hailo.services.plugins.plugin_utils.controller_action i
     device_vars,
     documented_spec,
 )
-from ansible_collections.hailo.services.plugins.plugin_utils.fleet_plan import fleet_plan
+from ansible_collections.hailo.services.plugins.plugin_utils.fleet_map import fleet_map
 
-ARGUMENT_SPEC = documented_spec("fleet_plan")
+ARGUMENT_SPEC = documented_spec("fleet_map")
 
 
 class ActionModule(ControllerAction):
@@ -43,7 +43,7 @@ class ActionModule(ControllerAction):
         discovered = dict((host, device_vars(hostvars, host)["discovery"]) for host in args["hosts"])
         # The loop results of the read-only discovery of the devices outside --limit.
         outside = dict((item["item"], item) for item in args["outside"] if "item" in item)
-        plan = fleet_plan(discovered, args["catalog"], args["hosts"], outside=outside,
+        fleet = fleet_map(discovered, args["catalog"], args["hosts"], outside=outside,
                           ranges=args["ranges"], reserved=args["reserved"], scope=args["scope"],
                           serial=args["serial"], saved=self._saved_plan(args["plan_file"]))
-        return {"ansible_facts": {"reconcile_fleet_plan": plan}}
+        return {"ansible_facts": {"reconcile_fleet_map": fleet}}

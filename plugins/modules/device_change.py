@@ -9,12 +9,13 @@ __metaclass__ = type
 
 DOCUMENTATION = r"""
 ---
-module: device_plan
-short_description: Internal step, not for direct use (hailo.services.reconcile role - works out one device's plan)
+module: device_change
+short_description: Internal step, not for direct use (hailo.services.reconcile role - works out one device's change)
 version_added: 0.1.0
 description:
   - The plan step of the C(hailo.services.reconcile) role (discover, plan, apply, verify), in
-    one task. It runs on the controller and never connects to the device.
+    one task that returns the device's DeviceChange. It runs on the controller and never
+    connects to the device.
   - From the device's discovery (M(hailo.services.service_info)) and the catalog it works out
     the device's port map (the fleet map cut down to the device, or a map of its own), the
     units and template-mode configs to render (with the role's templates), the hand-tuned
@@ -42,9 +43,9 @@ options:
     required: true
   fleet_map:
     description:
-      - The fleet's map (the C(plan) of M(hailo.services.fleet_plan)'s fact), only that part,
-        so that each device's step stays as cheap however large the fleet. Without it, the
-        device gets a map of its own.
+      - The fleet's map (the C(port_map) of the fact C(reconcile_fleet_map) that
+        M(hailo.services.fleet_map) sets), only that part, so that each device's step stays as
+        cheap however large the fleet. Without it, the device gets a map of its own.
     type: dict
   saved_plan:
     description:
@@ -115,13 +116,13 @@ options:
     description: The saved plan's file, named in the drift message.
     type: str
 seealso:
-  - module: hailo.services.fleet_plan
+  - module: hailo.services.fleet_map
   - module: hailo.services.port_transaction
 """
 
 EXAMPLES = r"""
-- name: Work out the device's plan
-  hailo.services.device_plan:
+- name: Work out the device's change
+  hailo.services.device_change:
     discovery: "{{ discovered }}"
     catalog: "{{ my_catalog }}"
   register: device
@@ -146,15 +147,15 @@ failure:
   returned: success
   type: dict
 ansible_facts:
-  description: The device's port map, as the fact C(reconcile_port_plan) (the same as RV(port_plan)).
+  description: The device's port map, as the fact C(reconcile_port_map) (the same as RV(port_map)).
   returned: success
   type: complex
   contains:
-    reconcile_port_plan:
+    reconcile_port_map:
       description: The engine's output for this device.
       type: dict
       returned: success
-port_plan:
+port_map:
   description: The engine's output for this device (C(ports), C(changes), C(restart_order)).
   returned: success
   type: dict

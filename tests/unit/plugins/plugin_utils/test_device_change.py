@@ -1,16 +1,16 @@
-"""The role's plan, result and fleet map as single calls: device_plan, device_result, fleet_plan."""
+"""The role's DeviceChange, Outcome and FleetMap as single calls: device_change, device_result, fleet_map."""
 import json
 
 import pytest
 
-from ansible_collections.hailo.services.plugins.plugin_utils.device_plan import device_plan
+from ansible_collections.hailo.services.plugins.plugin_utils.device_change import device_change
 from ansible_collections.hailo.services.plugins.plugin_utils.device_result import (
     device_result,
     outcome,
     device_failure_message,
 )
 from ansible_collections.hailo.services.plugins.plugin_utils.fleet import FleetError
-from ansible_collections.hailo.services.plugins.plugin_utils.fleet_plan import fleet_plan
+from ansible_collections.hailo.services.plugins.plugin_utils.fleet_map import fleet_map
 
 CATALOG = {
     "hailo-ocr": {"port": 11436, "priority": 1},
@@ -37,25 +37,25 @@ def never(*_args):
 
 
 def test_a_device_on_its_own_gets_its_own_map_and_one_transaction():
-    plan = device_plan(FACTS, CATALOG, never, never, host="pi1", scope="host")
-    assert plan["port_plan"]["ports"] == {"hailo-ocr": 11436, "hailo-depth": 11438,
-                                          "hailo-face": 5002, "hailo-piper": 5003}
-    assert plan["table"][0].split() == ["SERVICE", "OLD", "NEW", "REASON"]
+    change = device_change(FACTS, CATALOG, never, never, host="pi1", scope="host")
+    assert change["port_map"]["ports"] == {"hailo-ocr": 11436, "hailo-depth": 11438,
+                                           "hailo-face": 5002, "hailo-piper": 5003}
+    assert change["table"][0].split() == ["SERVICE", "OLD", "NEW", "REASON"]
     # Edit mode: one entry per moved service, its new port and the checksum discovery saw.
-    assert plan["actions"]["files"] == [{"path": "/etc/hailo/x.yaml", "port": 11438, "expect": "c0ffee"},
-                                        {"path": "/etc/hailo/x.yaml", "port": 5003, "expect": "c0ffee"}]
-    assert plan["actions"]["restart"][:2] == ["hailo-depth", "hailo-piper"]
-    assert plan["actions"]["stop_first"] == ["hailo-piper"]
-    assert plan["refusal"] == "" and plan["config_changes"] == [] and plan["unit_refusals"] == []
-    assert {check["name"]: check["port"] for check in plan["health"]}["hailo-depth"] == 11436
+    assert change["actions"]["files"] == [{"path": "/etc/hailo/x.yaml", "port": 11438, "expect": "c0ffee"},
+                                          {"path": "/etc/hailo/x.yaml", "port": 5003, "expect": "c0ffee"}]
+    assert change["actions"]["restart"][:2] == ["hailo-depth", "hailo-piper"]
+    assert change["actions"]["stop_first"] == ["hailo-piper"]
+    assert change["refusal"] == "" and change["config_changes"] == [] and change["unit_refusals"] == []
+    assert {check["name"]: check["port"] for check in change["health"]}["hailo-depth"] == 11436
 
 
 def test_the_fleet_map_is_cut_down_to_the_device():
     fleet_map = {"ports": {"hailo-ocr": 11436, "hailo-depth": 11440, "hailo-face": 5002, "hailo-piper": 5003},
                  "changes": [], "restart_order": []}
-    plan = device_plan(FACTS, CATALOG, never, never, host="pi1", fleet_map=fleet_map)
-    assert plan["port_plan"]["ports"]["hailo-depth"] == 11440
-    assert plan["table"] == []  # the fleet play showed the fleet's map
+    change = device_change(FACTS, CATALOG, never, never, host="pi1", fleet_map=fleet_map)
+    assert change["port_map"]["ports"]["hailo-depth"] == 11440
+    assert change["table"] == []  # the fleet play showed the fleet's map
 
 
 def test_units_and_template_configs_are_rendered_by_the_callers_functions():
@@ -73,10 +73,10 @@ def test_units_and_template_configs_are_rendered_by_the_callers_functions():
     facts = {"services": {"hailo-piper": dict(found(5002), data={"server": {"host": "0.0.0.0", "port": 5002}},
                                               unit=dict(found(5002)["unit"], directives=[["Service", "ExecStart", "/bin/x"]]))},
              "in_use": []}
-    plan = device_plan(facts, catalog, render_unit, render_config, host="pi1", scope="host",
-                       unit_settings={"Service": {"MemoryMax": "1G"}}, reserved=[5002], json_readers=["hailo-piper"])
+    change = device_change(facts, catalog, render_unit, render_config, host="pi1", scope="host",
+                           unit_settings={"Service": {"MemoryMax": "1G"}}, reserved=[5002], json_readers=["hailo-piper"])
     assert ("config", "hailo-piper") in rendered and rendered[0][0] == "unit"
-    kinds = {entry.get("kind"): entry for entry in plan["actions"]["files"]}
+    kinds = {entry.get("kind"): entry for entry in change["actions"]["files"]}
     assert kinds["config"]["content"] == "server:\n  port: 5003\n"
     assert json.loads(kinds["json"]["content"])["server"]["port"] == 5003
     assert kinds["unit"]["content"].startswith("# managed\n")
@@ -86,29 +86,29 @@ def test_a_refusal_names_the_device_and_the_force_variable():
     catalog = dict(CATALOG, **{"hailo-piper": {"port": 5002, "config_mode": "template"}})
     facts = {"services": {"hailo-piper": dict(found(5002), data={"server": {"host": "0.0.0.0", "port": 5002},
                                                                  "tuned": {"x": 1}})}, "in_use": []}
-    plan = device_plan(facts, catalog, never, lambda name, data: "x\n", host="pi1", scope="host")
-    assert plan["config_changes"] == ["hailo-piper: tuned would be removed (now {x: 1})"]
-    assert plan["refusal"] == (
+    change = device_change(facts, catalog, never, lambda name, data: "x\n", host="pi1", scope="host")
+    assert change["config_changes"] == ["hailo-piper: tuned would be removed (now {x: 1})"]
+    assert change["refusal"] == (
         "Switching pi1 to config_mode template would change hand-tuned values: hailo-piper: tuned would be "
         "removed (now {x: 1}). Nothing was changed. Put the values in the inventory (the catalog's settings or "
         "reconcile_config_settings), or set reconcile_config_template_force=true to render anyway (check mode "
         "with --diff shows each file's diff).")
-    assert "reconcile_config_template_force=true" in plan["refusal"]
-    forced = device_plan(facts, catalog, never, lambda name, data: "x\n", host="pi1", scope="host", config_force=True)
-    assert forced["refusal"] == "" and forced["config_changes"] == plan["config_changes"]
+    assert "reconcile_config_template_force=true" in change["refusal"]
+    forced = device_change(facts, catalog, never, lambda name, data: "x\n", host="pi1", scope="host", config_force=True)
+    assert forced["refusal"] == "" and forced["config_changes"] == change["config_changes"]
 
 
 def test_drift_from_a_saved_plan_is_refused_naming_the_plan():
-    plan = device_plan(FACTS, CATALOG, never, never, host="pi1", fleet_map={}, saved={"device": None},
-                       plan_file="plans/p.json")
-    assert plan["failure"]["msg"].startswith("pi1 drifted from the saved plan plans/p.json: pi1 is not in the plan")
-    assert plan["actions"] == {} and plan["steps"] == []  # nothing to change
+    change = device_change(FACTS, CATALOG, never, never, host="pi1", fleet_map={}, saved={"device": None},
+                           plan_file="plans/p.json")
+    assert change["failure"]["msg"].startswith("pi1 drifted from the saved plan plans/p.json: pi1 is not in the plan")
+    assert change["actions"] == {} and change["steps"] == []  # nothing to change
 
 
 def test_a_device_that_was_not_discovered_is_a_failure_as_data():
-    unreachable = device_plan({"unreachable": True, "msg": "no route"}, CATALOG, never, never, host="pi1")
+    unreachable = device_change({"unreachable": True, "msg": "no route"}, CATALOG, never, never, host="pi1")
     assert unreachable["failure"] == {"msg": "pi1 is unreachable: no route", "unreachable": True}
-    failed = device_plan({"failed": True, "msg": "pi1 lacks python3-yaml"}, CATALOG, never, never, host="pi1")
+    failed = device_change({"failed": True, "msg": "pi1 lacks python3-yaml"}, CATALOG, never, never, host="pi1")
     assert failed["failure"] == {"msg": "pi1 lacks python3-yaml"} and failed["steps"] == []
 
 
@@ -156,20 +156,20 @@ def test_the_rollback_message_names_the_revert_time_of_an_applied_change():
     assert "at 00:00:00 UTC, reconcile_confirm_timeout (120 s) after the change was applied" in message
 
 
-def test_the_fleet_plan_merges_every_device_and_checks_the_batches():
+def test_the_fleet_map_merges_every_device_and_checks_the_batches():
     facts = {"pi1": FACTS, "pi2": {"unreachable": True, "msg": "no route"}}
-    plan = fleet_plan(facts, CATALOG, ["pi1", "pi2"], serial="[1, 2]", reserved=[])
-    assert plan["serial"] == [1, 2] and plan["hosts_all"] == ["pi1", "pi2"]
-    assert list(plan["skipped"]) == ["pi2"]
-    assert plan["plan"]["ports"]["hailo-piper"] == 5003
-    assert plan["table"][0] == "Fleet map (1 device(s) discovered, skipped: pi2):"
-    assert {move["service"] for move in plan["source_moves"]} == {"hailo-depth", "hailo-piper"}
+    fleet = fleet_map(facts, CATALOG, ["pi1", "pi2"], serial="[1, 2]", reserved=[])
+    assert fleet["serial"] == [1, 2] and fleet["hosts_all"] == ["pi1", "pi2"]
+    assert list(fleet["skipped"]) == ["pi2"]
+    assert fleet["port_map"]["ports"]["hailo-piper"] == 5003
+    assert fleet["table"][0] == "Fleet map (1 device(s) discovered, skipped: pi2):"
+    assert {move["service"] for move in fleet["source_moves"]} == {"hailo-depth", "hailo-piper"}
     with pytest.raises(FleetError, match="reconcile_serial"):
-        fleet_plan(facts, CATALOG, ["pi1"], serial="[0]")
+        fleet_map(facts, CATALOG, ["pi1"], serial="[0]")
 
 
 def test_a_device_with_nothing_to_do_needs_no_transaction_only_when_every_probe_answered():
-    from ansible_collections.hailo.services.plugins.plugin_utils.device_plan import nothing_to_do
+    from ansible_collections.hailo.services.plugins.plugin_utils.device_change import nothing_to_do
 
     health = [{"name": "hailo-ocr", "port": 11436}, {"name": "hailo-depth", "port": 11438}]
     healthy = {"services": {"hailo-ocr": {"probe": {"ok": True, "port": 11436}},
