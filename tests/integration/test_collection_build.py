@@ -36,4 +36,3 @@ def test_build_and_install(tmp_path):
         capture_output=True, text=True, check=False, timeout=300)
     assert doc.returncode == 0, doc.stderr
     assert str(target) in doc.stdout
-

@@ -297,8 +297,8 @@ def test_a_failed_confirmation_reverts_the_change_from_here(answer, cause):
     device = Device(APPLIED, {"changed": True, "rollback": {"restored": ["/etc/hailo/hailo-piper.yaml"]}},
                     {"services": {"hailo-piper": {"port": 5002, "serving": True}}}, commands=[answer])
     result = device.run(ApplyChange, apply_args())
-    assert [name for name, _args in device.calls] == ["port_transaction", "command", "port_transaction",
-                                                     "service_info"]
+    called = [name for name, _args in device.calls]
+    assert called == ["port_transaction", "command", "port_transaction", "service_info"]
     assert device.calls[2][1]["state"] == "reverted" and result["failed"] is True
     assert cause in result["msg"], result["msg"]
 
