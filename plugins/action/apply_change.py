@@ -6,11 +6,11 @@ back, and its Outcome, in one task (see the module's docs)."""
 
 from __future__ import annotations
 
-import difflib
 import json
 import os
 import posixpath
 
+from ansible_collections.hailo.services.plugins.module_utils.port_references import unified_diff
 from ansible_collections.hailo.services.plugins.module_utils.transaction import SCRIPT
 from ansible_collections.hailo.services.plugins.plugin_utils.controller_action import DeviceAction, documented_spec
 from ansible_collections.hailo.services.plugins.plugin_utils.device_result import device_failure_message, device_result
@@ -24,14 +24,9 @@ CONFIRM_SECONDS = 60
 def diff_text(diffs):
     """The unified diff of each file a change would write, as text: a failed task's diffs are not
     shown by Ansible's callbacks, so a refused change's failure carries them in its message."""
-    lines = []
-    for diff in diffs or []:
-        if not isinstance(diff, dict) or "before" not in diff or "after" not in diff:
-            continue
-        lines.extend(difflib.unified_diff(
-            str(diff["before"] or "").splitlines(True), str(diff["after"] or "").splitlines(True),
-            "before: %s" % diff.get("before_header", ""), "after: %s" % diff.get("after_header", "")))
-    return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
+    return "".join(unified_diff(str(diff["before"] or ""), str(diff["after"] or ""),
+                                diff.get("before_header", ""))["prepared"]
+                   for diff in diffs or [] if isinstance(diff, dict) and "before" in diff and "after" in diff)
 
 
 class ActionModule(DeviceAction):

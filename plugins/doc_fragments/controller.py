@@ -8,7 +8,9 @@ __metaclass__ = type
 
 
 class ModuleDocFragment(object):
-    """The attributes of the collection's controller-side actions (the role's steps)."""
+    """The attributes of the collection's controller-side actions (the role's steps). The steps
+    that run modules on the device (discover, apply_change) state their own check mode, diff
+    mode and platform over these."""
 
     DOCUMENTATION = r"""
 attributes:
@@ -25,20 +27,6 @@ attributes:
     support: none
   platform:
     platforms: all
-"""
-
-    # For the steps that run modules on the device (discover, apply_change): check mode and
-    # diff mode are each step's own.
-    DEVICE = r"""
-attributes:
-  action:
-    support: full
-  async:
-    support: none
-  bypass_host_loop:
-    support: none
-  platform:
-    platforms: posix
 """
 
     # For the actions that return facts.

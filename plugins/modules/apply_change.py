@@ -41,13 +41,16 @@ extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
   - ansible.builtin.action_common_attributes.facts
-  - hailo.services.controller.device
+  - hailo.services.controller
   - hailo.services.controller.facts
 attributes:
   check_mode:
     support: full
+    details: The transaction works out what it would write and changes nothing.
   diff_mode:
     support: full
+  platform:
+    platforms: posix
 options:
   change:
     description: The device's change, as M(hailo.services.device_change) returns it.

@@ -32,13 +32,15 @@ author:
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
-  - hailo.services.controller.device
+  - hailo.services.controller
 attributes:
   check_mode:
     support: full
     details: The discovery only reads; a leftover change is not reverted in check mode.
   diff_mode:
     support: none
+  platform:
+    platforms: posix
 options:
   discovery:
     description: The options of M(hailo.services.service_info) for this device.

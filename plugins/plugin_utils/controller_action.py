@@ -88,25 +88,25 @@ class DeviceAction(ActionBase):
     TRANSFERS_FILES = False
     _requires_connection = True
 
-    def _module(self, name, module_args, task_vars, seconds=None, what="the step"):
+    @staticmethod
+    def _answer(call, seconds, what):
+        """``call()`` within its deadline; a lost connection, a missed deadline or Ansible's own
+        error is returned as the device's result."""
         try:
             with within(seconds, what):
-                return self._execute_module(module_name="hailo.services." + name, module_args=module_args,
-                                            task_vars=task_vars)
+                return call()
         except AnsibleConnectionFailure as exc:
             return {"unreachable": True, "msg": str(exc)}
         except (Deadline, AnsibleError) as exc:
             return {"failed": True, "msg": str(exc)}
 
+    def _module(self, name, module_args, task_vars, seconds=None, what="the step"):
+        return self._answer(lambda: self._execute_module(module_name="hailo.services." + name,
+                                                         module_args=module_args, task_vars=task_vars),
+                            seconds, what)
+
     def _command(self, argv, seconds=None, what="the step"):
-        """One command on the device (as the task's become user), within its deadline, with its
-        arguments quoted: ``{rc, stdout, stderr}``, or a lost connection or missed deadline as a
-        result, as :meth:`_module` gives them."""
-        try:
-            with within(seconds, what):
-                return self._low_level_execute_command(" ".join(shlex.quote(str(arg)) for arg in argv),
-                                                       sudoable=True)
-        except AnsibleConnectionFailure as exc:
-            return {"unreachable": True, "msg": str(exc)}
-        except (Deadline, AnsibleError) as exc:
-            return {"failed": True, "msg": str(exc)}
+        """One command on the device (as the task's become user), its arguments quoted:
+        ``{rc, stdout, stderr}``, or the device's result as :meth:`_module` gives it."""
+        return self._answer(lambda: self._low_level_execute_command(
+            " ".join(shlex.quote(str(arg)) for arg in argv), sudoable=True), seconds, what)
